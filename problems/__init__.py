@@ -1,0 +1,1 @@
+"""The problem catalogue: one TOML file per PDE (installed as ``spikepde.catalogue``)."""
