@@ -1,1 +1,112 @@
-"""spikepde.reference"""
+"""Trusted reference solutions: closed forms evaluated in float64 and classical solvers.
+
+``get_reference(problem)`` returns a :class:`ReferenceSolution` on the problem's reference grid,
+from the solver named in ``problem.reference.solver`` (cached on disk, see :mod:`.cache`) or from
+the problem's closed-form solution.  Nothing here reads the shared reference files; those are
+only used by the tests as independent cross-checks.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from .cache import cache_dir, cache_key, cached
+from .solution import ReferenceSolution, make_axis
+from .solvers import DEFAULT_GRIDS, DEFAULT_PARAMS, SOLVERS, VERSIONS
+
+__all__ = ["ReferenceSolution", "SOLVERS", "VERSIONS", "DEFAULT_GRIDS", "DEFAULT_PARAMS",
+           "get_reference", "solve_reference", "cached", "cache_dir", "cache_key"]
+
+#: Points per axis of a closed-form reference grid when the problem does not say.
+DEFAULT_CLOSED_FORM_POINTS = 101
+
+
+def solve_reference(solver: str, params: Mapping[str, float] | None = None,
+                    grid: Mapping[str, Any] | None = None, *, use_cache: bool = True) -> ReferenceSolution:
+    """Run (or fetch from the cache) the registered solver ``solver`` with ``params`` and ``grid``."""
+    if solver not in SOLVERS:
+        raise KeyError(f"unknown reference solver '{solver}'; known: {sorted(SOLVERS)}")
+    # Defaults are filled in before keying, so an omitted parameter and its explicit default
+    # share one cache entry.
+    params = {**DEFAULT_PARAMS[solver], **{k: float(v) for k, v in (params or {}).items()}}
+    grid = dict(grid or {})
+    compute = lambda: SOLVERS[solver](params, grid)  # noqa: E731
+    if not use_cache:
+        return compute()
+    key = {"solver": solver, "version": VERSIONS[solver], "params": params, "grid": grid}
+    return cached(key, compute)
+
+
+def get_reference(problem: Any, *, use_cache: bool = True) -> ReferenceSolution:
+    """Reference solution of ``problem`` (duck-typed, see docs/architecture.md).
+
+    * ``problem.reference.solver`` set: ``SOLVERS[name](problem.param_values(), grid)``, cached.
+    * otherwise the closed form: a uniform grid over ``problem.domain`` (``problem.reference.grid``
+      gives the points per axis, default 101) evaluated with ``problem.exact_numpy(points)`` (or
+      ``problem.exact`` lambdified with numpy); points in ``problem.excluded`` boxes are NaN.
+      Closed forms are cheap and are not cached, so an edited formula can never be served stale.
+    """
+    spec = getattr(problem, "reference", None)
+    solver = getattr(spec, "solver", None)
+    grid = dict(getattr(spec, "grid", None) or {})
+    if solver:
+        return solve_reference(solver, problem.param_values(), grid, use_cache=use_cache)
+    return closed_form_reference(problem, grid)
+
+
+def closed_form_reference(problem: Any, grid: Mapping[str, Any]) -> ReferenceSolution:
+    """Evaluate the problem's exact solution in float64 on a tensor grid of its domain."""
+    names = list(problem.input_names)
+    axes = {}
+    for name in names:
+        lo, hi = (float(v) for v in problem.domain[name])
+        axes[name] = make_axis(name, grid.get(name), n=DEFAULT_CLOSED_FORM_POINTS, lo=lo, hi=hi)
+    sol = ReferenceSolution(axes=axes, values=np.zeros(tuple(len(a) for a in axes.values())))
+    pts = sol.points()
+    values = np.asarray(_exact_function(problem)(pts), dtype=np.float64).reshape(-1)
+    if values.size == 1:  # a constant solution broadcasts
+        values = np.full(pts.shape[0], values.item())
+    values = values.copy()
+    values[_excluded_mask(problem, names, pts)] = np.nan
+    sol.values = values.reshape(sol.values.shape)
+    sol.meta = {"solver": "closed_form", "problem": getattr(problem, "name", None),
+                "params": dict(problem.param_values()), "exact": str(getattr(problem, "exact", ""))}
+    return sol
+
+
+def _exact_function(problem: Any):
+    if callable(getattr(problem, "exact_numpy", None)):
+        return problem.exact_numpy
+    expr = getattr(problem, "exact", None)
+    if expr is None:
+        raise ValueError(f"problem '{getattr(problem, 'name', '?')}' has neither a reference "
+                         "solver nor a closed-form solution")
+    import sympy
+
+    names = list(problem.input_names)
+    expr = expr.subs({sympy.Symbol(k): v for k, v in problem.param_values().items()})
+    fn = sympy.lambdify([sympy.Symbol(n) for n in names], expr, modules="numpy")
+    return lambda pts: np.broadcast_to(fn(*pts.T), (pts.shape[0],))
+
+
+def _excluded_mask(problem: Any, names: list[str], pts: np.ndarray) -> np.ndarray:
+    """True for points inside an excluded box.
+
+    A box is a mapping name -> (lo, hi) or a sequence of (lo, hi) in input order.  Its faces
+    inside the domain belong to the domain (the solution is defined there); faces on the outer
+    boundary are excluded with the box (e.g. the corner (1, 1) of the L-shape's removed quadrant).
+    """
+    out = np.zeros(pts.shape[0], dtype=bool)
+    for box in getattr(problem, "excluded", None) or []:
+        bounds = box if isinstance(box, Mapping) else dict(zip(names, box))
+        inside = np.ones(pts.shape[0], dtype=bool)
+        for name, (lo, hi) in bounds.items():
+            i = names.index(name)
+            dlo, dhi = (float(v) for v in problem.domain[name])
+            c = pts[:, i]
+            above = c >= lo if float(lo) <= dlo else c > lo
+            below = c <= hi if float(hi) >= dhi else c < hi
+            inside &= above & below
+        out |= inside
+    return out
