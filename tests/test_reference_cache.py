@@ -197,3 +197,15 @@ def test_get_reference_closed_form_from_sympy():
 def test_unknown_solver_is_an_error():
     with pytest.raises(KeyError):
         reference.solve_reference("no_such_solver")
+
+
+def test_get_reference_reads_problem_grid_axes(private_cache):
+    """Problems describe grid axes as objects with n, lo, hi, endpoint (problem.GridAxis)."""
+    axis = lambda n, lo, hi, endpoint=True: SimpleNamespace(n=n, lo=lo, hi=hi, endpoint=endpoint)  # noqa: E731
+    problem = SimpleNamespace(
+        reference=SimpleNamespace(solver="burgers_cole_hopf",
+                                  grid={"x": axis(16, -1.0, 1.0, False), "t": axis(3, 0.0, 0.5)}),
+        param_values=lambda: {"nu": 0.1})
+    sol = get_reference(problem)
+    np.testing.assert_array_equal(sol.axes["x"], np.linspace(-1, 1, 16, endpoint=False))
+    np.testing.assert_array_equal(sol.axes["t"], [0.0, 0.25, 0.5])

@@ -49,10 +49,21 @@ def get_reference(problem: Any, *, use_cache: bool = True) -> ReferenceSolution:
     """
     spec = getattr(problem, "reference", None)
     solver = getattr(spec, "solver", None)
-    grid = dict(getattr(spec, "grid", None) or {})
+    grid = {name: grid_entry(v) for name, v in (getattr(spec, "grid", None) or {}).items()}
     if solver:
         return solve_reference(solver, problem.param_values(), grid, use_cache=use_cache)
     return closed_form_reference(problem, grid)
+
+
+def grid_entry(entry: Any) -> Any:
+    """Normalise one grid entry: an int, a dict, or an object with ``n, lo, hi[, endpoint]``
+    (``spikepde.problem.GridAxis``) becomes the int/dict form the solvers accept."""
+    if isinstance(entry, (int, np.integer, Mapping)) or entry is None:
+        return entry
+    if all(hasattr(entry, a) for a in ("n", "lo", "hi")):
+        return {"n": int(entry.n), "min": float(entry.lo), "max": float(entry.hi),
+                "endpoint": bool(getattr(entry, "endpoint", True))}
+    raise TypeError(f"cannot read a reference grid entry of type {type(entry).__name__}")
 
 
 def closed_form_reference(problem: Any, grid: Mapping[str, Any]) -> ReferenceSolution:
@@ -62,6 +73,10 @@ def closed_form_reference(problem: Any, grid: Mapping[str, Any]) -> ReferenceSol
     for name in names:
         lo, hi = (float(v) for v in problem.domain[name])
         axes[name] = make_axis(name, grid.get(name), n=DEFAULT_CLOSED_FORM_POINTS, lo=lo, hi=hi)
+    meta = {"solver": "closed_form", "problem": getattr(problem, "name", None),
+            "params": dict(problem.param_values()), "exact": str(getattr(problem, "exact", ""))}
+    if callable(getattr(problem, "exact_on_grid", None)):  # the problem knows its own domain
+        return ReferenceSolution(axes=axes, values=problem.exact_on_grid(axes), meta=meta)
     sol = ReferenceSolution(axes=axes, values=np.zeros(tuple(len(a) for a in axes.values())))
     pts = sol.points()
     values = np.asarray(_exact_function(problem)(pts), dtype=np.float64).reshape(-1)
@@ -70,8 +85,7 @@ def closed_form_reference(problem: Any, grid: Mapping[str, Any]) -> ReferenceSol
     values = values.copy()
     values[_excluded_mask(problem, names, pts)] = np.nan
     sol.values = values.reshape(sol.values.shape)
-    sol.meta = {"solver": "closed_form", "problem": getattr(problem, "name", None),
-                "params": dict(problem.param_values()), "exact": str(getattr(problem, "exact", ""))}
+    sol.meta = meta
     return sol
 
 
