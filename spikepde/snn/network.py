@@ -1,0 +1,229 @@
+"""Functional spiking MLP used as a PDE surrogate (and as a classifier body).
+
+Architecture (``in_dim → widths[0] → … → widths[-1] → out_dim``):
+
+1. **Input encoding**: coordinates are rescaled to [−1, 1] with the problem's box and fed as a
+   *constant input current* at every one of the T steps (direct encoding). Since the current is
+   constant, the first linear map is computed once per sample, not T times.
+2. **Hidden layers**: LIF neurons (:mod:`spikepde.snn.lif`). Layer ℓ ≥ 2 receives
+   ``W_ℓ s_{ℓ−1}[t] + b_ℓ``; the linear map runs once on the flattened ``[T·B, n]`` spike
+   tensor, only the membrane recurrence loops over t.
+3. **Readout (non-spiking)**: the time-average of the last layer's spikes (its firing rates)
+   through a linear map, ``u = W_out · (1/T) Σ_t s_L[t] + b_out``. This is the membrane of a
+   non-leaky, non-firing integrator read at the end and divided by T. Why this choice: a
+   regression output must be real-valued; reading rates keeps every hidden interaction
+   spike-based (accumulates only), and the output is a linear function of spike counts, which
+   the closed-form ADMM readout also exploits. The price is quantisation: for fixed weights,
+   ``u(x)`` is piecewise constant in x with at most T+1 levels per neuron.
+
+Parameters are a flat ``dict[str, Tensor]`` (``layers.{i}.weight``, ``layers.{i}.bias``,
+``readout.weight``, ``readout.bias``) so the same pure ``forward(params, X)`` serves every
+trainer through ``torch.func`` (jvp over parameters, vmap over perturbation directions).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+from .lif import LIFConfig, lif_scan
+
+
+@dataclass
+class SpikeStats:
+    """Spike counts of one forward pass (summed over time and samples).
+
+    Attributes:
+        spikes: total spikes per hidden layer.
+        neurons: neurons per hidden layer.
+        samples: batch size B.
+        T: time steps.
+        fan_out: for each hidden layer, the number of synapses each of its spikes drives
+            (the next layer's width, or the readout size for the last layer).
+        in_dim: input dimension (the first layer's real-valued MACs per sample are
+            ``in_dim × widths[0]``).
+    """
+
+    spikes: list[float]
+    neurons: list[int]
+    samples: int
+    T: int
+    fan_out: list[int]
+    in_dim: int
+
+    @property
+    def rates(self) -> list[float]:
+        """Firing probability per neuron per step, for each hidden layer."""
+        return [s / (n * self.samples * self.T) for s, n in zip(self.spikes, self.neurons)]
+
+    @property
+    def mean_rate(self) -> float:
+        """Firing probability per neuron per step over all hidden neurons."""
+        total = sum(n * self.samples * self.T for n in self.neurons)
+        return sum(self.spikes) / total
+
+
+@dataclass
+class SpikingMLP:
+    """A feed-forward LIF network with a rate readout, in functional form.
+
+    Args:
+        in_dim: number of input coordinates.
+        widths: hidden layer widths.
+        out_dim: number of outputs (1 for a scalar field; ``forward`` then returns ``[N]``).
+        T: number of time steps.
+        lif: LIF parameters shared by the hidden layers.
+        lower, upper: the input box; inputs are mapped affinely to [−1, 1] (default: identity).
+        init_gain: scale of the initial weights relative to ``1/sqrt(fan_in)``.
+    """
+
+    in_dim: int
+    widths: tuple[int, ...] = (64, 64)
+    out_dim: int = 1
+    T: int = 8
+    lif: LIFConfig = field(default_factory=LIFConfig)
+    lower: tuple[float, ...] | None = None
+    upper: tuple[float, ...] | None = None
+    init_gain: float = 1.5
+
+    def __post_init__(self):
+        self.widths = tuple(int(w) for w in self.widths)
+        if self.T < 1 or not self.widths or min(self.widths) < 1:
+            raise ValueError("SpikingMLP needs T >= 1 and at least one hidden layer of width >= 1")
+
+    # ---------------------------------------------------------------- parameters
+    def init_params(self, generator: torch.Generator, dtype=torch.float32,
+                    device="cpu") -> dict[str, torch.Tensor]:
+        """Random initial parameters (uniform, scaled by fan-in; biases put neurons near threshold).
+
+        The first layer sees inputs in [−1, 1]; hidden layers see 0/1 spikes, so their weights
+        are scaled up so that a typical neuron receives a current of order θ and fires at a
+        moderate rate from the start (a silent network has no surrogate signal to learn from).
+        """
+        sizes = (self.in_dim,) + self.widths
+        params = {}
+        theta = self.lif.threshold
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            bound = self.init_gain * math.sqrt(3.0 / n_in) * theta
+            params[f"layers.{i}.weight"] = _uniform((n_out, n_in), bound, generator, dtype, device)
+            params[f"layers.{i}.bias"] = _uniform((n_out,), 0.5 * theta, generator, dtype, device) + 0.5 * theta
+        bound = math.sqrt(3.0 / self.widths[-1])
+        params["readout.weight"] = _uniform((self.out_dim, self.widths[-1]), bound, generator, dtype, device)
+        params["readout.bias"] = torch.zeros(self.out_dim, dtype=dtype, device=device)
+        return params
+
+    def layer_names(self) -> list[list[str]]:
+        """Parameter names grouped by layer (hidden layers, then the readout)."""
+        groups = [[f"layers.{i}.weight", f"layers.{i}.bias"] for i in range(len(self.widths))]
+        return groups + [["readout.weight", "readout.bias"]]
+
+    # ---------------------------------------------------------------- forward
+    def encode(self, X: torch.Tensor) -> torch.Tensor:
+        """Map inputs from the box ``[lower, upper]`` to [−1, 1] (identity if no box given)."""
+        if self.lower is None:
+            return X
+        lo = torch.as_tensor(self.lower, dtype=X.dtype, device=X.device)
+        hi = torch.as_tensor(self.upper, dtype=X.dtype, device=X.device)
+        return (2 * X - (lo + hi)) / (hi - lo)
+
+    def hidden_spikes(self, params: dict[str, torch.Tensor], X: torch.Tensor,
+                      differentiable: bool = True) -> list[torch.Tensor]:
+        """Spike trains ``[T, B, n_ℓ]`` of every hidden layer."""
+        x = self.encode(X)
+        current = x @ params["layers.0.weight"].T + params["layers.0.bias"]   # constant over t
+        spikes = [lif_scan(current, self.lif, T=self.T, differentiable=differentiable)]
+        for i in range(1, len(self.widths)):
+            s = spikes[-1]
+            flat = s.reshape(-1, s.shape[-1]) @ params[f"layers.{i}.weight"].T + params[f"layers.{i}.bias"]
+            spikes.append(lif_scan(flat.reshape(s.shape[0], s.shape[1], -1), self.lif,
+                                   differentiable=differentiable))
+        return spikes
+
+    def readout(self, params: dict[str, torch.Tensor], rates: torch.Tensor) -> torch.Tensor:
+        """Linear readout of the last layer's firing rates ``[B, n_L]`` → ``[B]`` or ``[B, out]``."""
+        u = rates @ params["readout.weight"].T + params["readout.bias"]
+        return u[:, 0] if self.out_dim == 1 else u
+
+    def features(self, params, X, differentiable: bool = True) -> torch.Tensor:
+        """Firing rates of the last hidden layer, ``[B, n_L]`` (the readout's input)."""
+        return self.hidden_spikes(params, X, differentiable)[-1].mean(0)
+
+    def forward(self, params: dict[str, torch.Tensor], X: torch.Tensor,
+                differentiable: bool = True) -> torch.Tensor:
+        """The surrogate's output at ``X`` (``[N, in_dim]``) → ``[N]`` (or ``[N, out_dim]``).
+
+        With ``differentiable=False`` the surrogate is skipped (exact same values, faster).
+        """
+        return self.readout(params, self.features(params, X, differentiable))
+
+    __call__ = forward
+
+    def forward_jet(self, params: dict[str, torch.Tensor], X: torch.Tensor,
+                    indices) -> dict[tuple[int, ...], torch.Tensor]:
+        """Output and its input derivatives ∂^α u for the multi-indices ``indices``.
+
+        Derivatives are those of the surrogate "shadow" network (every H' replaced by σ'),
+        propagated in Taylor mode through every layer and time step — the same numbers as
+        nested forward-mode JVPs of :meth:`forward` (``tests/test_jets.py``), several times
+        faster. Differentiable with respect to ``params`` in reverse and forward mode.
+        """
+        from .jets import closure, faa_di_bruno_plan
+        from .lif import lif_scan_jet
+
+        d = self.in_dim
+        idx = tuple(closure(indices, d))
+        plan = faa_di_bruno_plan(idx)
+        order = max(sum(a) for a in idx)
+        x = self.encode(X)
+        W0 = params["layers.0.weight"]
+        scale = self._encode_scale(X)
+        current = [x @ W0.T + params["layers.0.bias"]]
+        for alpha in idx[1:]:
+            if sum(alpha) == 1:   # d(Wx̃+b)/dx_i = W[:, i] · dx̃_i/dx_i; higher orders vanish
+                i = alpha.index(1)
+                current.append((W0[:, i] * scale[i]).expand_as(current[0]))
+            else:
+                current.append(torch.zeros_like(current[0]))
+        spikes = lif_scan_jet(torch.stack(current), self.lif, plan, order, T=self.T)
+        for i in range(1, len(self.widths)):
+            J, T, B, n = spikes.shape
+            flat = spikes.reshape(-1, n) @ params[f"layers.{i}.weight"].T
+            flat = flat.reshape(J, T, B, -1)
+            bias = torch.zeros_like(flat[:, :1, :1, :])
+            bias[0] = params[f"layers.{i}.bias"]
+            spikes = lif_scan_jet(flat + bias, self.lif, plan, order)
+        rates = spikes.mean(1)                                    # [J, B, n_L]
+        u = rates @ params["readout.weight"].T
+        u = torch.cat([u[:1] + params["readout.bias"], u[1:]])
+        if self.out_dim == 1:
+            u = u[..., 0]
+        return {alpha: u[j] for j, alpha in enumerate(idx)}
+
+    def _encode_scale(self, X: torch.Tensor) -> torch.Tensor:
+        """dx̃/dx per input axis (2/(upper − lower), or 1 without a box)."""
+        if self.lower is None:
+            return torch.ones(self.in_dim, dtype=X.dtype, device=X.device)
+        lo = torch.as_tensor(self.lower, dtype=X.dtype, device=X.device)
+        hi = torch.as_tensor(self.upper, dtype=X.dtype, device=X.device)
+        return 2 / (hi - lo)
+
+    def forward_stats(self, params, X) -> tuple[torch.Tensor, SpikeStats]:
+        """Output and spike statistics of one (non-differentiable) forward pass."""
+        with torch.no_grad():
+            spikes = self.hidden_spikes(params, X, differentiable=False)
+            u = self.readout(params, spikes[-1].mean(0))
+        fan_out = list(self.widths[1:]) + [self.out_dim]
+        stats = SpikeStats(spikes=[float(s.sum()) for s in spikes], neurons=list(self.widths),
+                           samples=X.shape[0], T=self.T, fan_out=fan_out, in_dim=self.in_dim)
+        return u, stats
+
+    def n_params(self) -> int:
+        """Number of trainable parameters."""
+        sizes = (self.in_dim,) + self.widths + (self.out_dim,)
+        return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+def _uniform(shape, bound, generator, dtype, device) -> torch.Tensor:
+    u = torch.rand(shape, generator=generator, dtype=dtype, device="cpu")
+    return ((2 * u - 1) * bound).to(device)
