@@ -1,0 +1,222 @@
+"""Compile a sympy :class:`Problem` into torch functions: samplers and residuals.
+
+Conventions (docs/architecture.md): inputs are ``[N, d]`` tensors with columns in
+``input_names`` order (time last); a *fields* dict maps a derivative multi-index such as
+``(2, 0)`` (∂²u/∂x²) to an ``[N]`` tensor; randomness comes only from the generator passed in.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import sympy
+import torch
+
+from spikepde.problem import numeric
+from spikepde.problem.numeric import derivative_index
+from spikepde.problem.problem import Condition, Problem
+from spikepde.problem.sampling import Geometry
+
+Fields = Mapping[tuple[int, ...], torch.Tensor]
+
+
+class CompiledCondition:
+    """One condition as torch functions.
+
+    Attributes:
+        name: a short unique name (``"c0_dirichlet"``); label: the readable description.
+        kind: ``initial | dirichlet | neumann | periodic | operator``.
+        derivatives: the multi-indices ``residual`` reads from ``fields``.
+        points: default number of points per step (from the budget unless the spec says).
+        weight: the loss weight given in the spec (default 1).
+
+    ``sample(n, generator)`` gives ``[n, d]`` points, except for ``periodic``, which gives
+    ``[2n, d]``: n points on the min face followed by their partners on the max face.
+    ``residual(X, fields)`` is zero where the condition holds: ``[n]`` entries, or for
+    ``periodic`` ``[n * (1 + derivatives)]`` (value difference, then each derivative's).
+    """
+
+    def __init__(self, index: int, condition: Condition, problem: Problem, geometry: Geometry):
+        self.kind = condition.kind
+        self.name = f"c{index}_{condition.kind}"
+        self.label = condition.label
+        self.weight = condition.weight
+        self.faces = condition.faces
+        budget_key = "initial_points" if condition.kind == "initial" else "boundary_points"
+        self.points = condition.points or problem.budget[budget_key]
+        self._geometry = geometry
+        self._patches = geometry.patches(condition.faces, problem)
+        self._setup(condition, problem)
+
+    def _setup(self, condition: Condition, problem: Problem) -> None:
+        d = problem.dim
+        zero = (0,) * d
+        variables = problem.input_symbols
+        subs = problem.substitutions()
+        self._value = numeric.build_evaluator(condition.value.xreplace(subs), variables)
+        if self.kind in ("initial", "dirichlet"):
+            self.derivatives = [zero]
+        elif self.kind == "neumann":
+            self.derivatives = sorted({_unit(d, p.axis) for p in self._patches})
+        elif self.kind == "operator":
+            operator = condition.operator.xreplace(subs)
+            self._operator = numeric.build_evaluator(operator, variables, unknown=problem.u)
+            self.derivatives = sorted(_needed(operator, problem))
+        else:  # periodic
+            axis = self._patches[0].axis
+            self.derivatives = [_unit(d, axis, k) for k in range(condition.derivatives + 1)]
+            self._upper = problem.domain[condition.faces[0].variable][1]
+            self._patch_min = next(p for p in self._patches if p.face.side == "min")
+
+    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """Uniform points on the condition's faces (see the class docstring for periodic)."""
+        if self.kind == "periodic":
+            return self._geometry.sample_periodic(self._patch_min, self._upper, n, generator)
+        return self._geometry.sample_faces(self._patches, n, generator)
+
+    def residual(self, X: torch.Tensor, fields: Fields) -> torch.Tensor:
+        """The condition's residual at ``X`` given the network's fields there."""
+        cols = list(X.unbind(dim=1))
+        if self.kind == "periodic":
+            n = X.shape[0] // 2
+            return torch.cat([_get(fields, k)[:n] - _get(fields, k)[n:] for k in self.derivatives])
+        value = _broadcast(self._value(cols, fields), X)
+        if self.kind in ("initial", "dirichlet"):
+            return _get(fields, self.derivatives[0]) - value
+        if self.kind == "operator":
+            return _broadcast(self._operator(cols, fields), X) - value
+        return self._normal_derivative(X, fields) - value
+
+    def _normal_derivative(self, X: torch.Tensor, fields: Fields) -> torch.Tensor:
+        """∂u/∂n with the outward normal of the face each point lies on (the nearest face)."""
+        distance = torch.stack([(X[:, p.axis] - p.value).abs() for p in self._patches])
+        nearest = distance.argmin(dim=0)
+        result = torch.zeros(X.shape[0], dtype=X.dtype, device=X.device)
+        for k, patch in enumerate(self._patches):
+            derivative = _get(fields, _unit(X.shape[1], patch.axis))
+            result = torch.where(nearest == k, patch.face.outward_sign * derivative, result)
+        return result
+
+    def __repr__(self) -> str:
+        return f"CompiledCondition({self.name}: {self.label})"
+
+
+class CompiledProblem:
+    """A Problem as torch functions (see docs/architecture.md).
+
+    Attributes:
+        problem: the source Problem; input_names: column names (time last);
+        lower, upper: ``[d]`` domain bounds; derivatives: every multi-index the residuals and
+        conditions read (``u`` itself included); conditions: list of CompiledCondition;
+        has_pde: False for regression problems; n_residuals: number of PDE residual rows.
+    """
+
+    def __init__(self, problem: Problem, dtype: torch.dtype = torch.float32,
+                 device: str | torch.device = "cpu"):
+        self.problem = problem
+        self.dtype, self.device = dtype, torch.device(device)
+        self.input_names = problem.input_names
+        self.has_pde = not problem.data_only
+        self._geometry = Geometry(problem, dtype, device)
+        self.lower = self._geometry.lower.to(dtype=dtype, device=self.device)
+        self.upper = self._geometry.upper.to(dtype=dtype, device=self.device)
+        subs = problem.substitutions()
+        variables = problem.input_symbols
+        residuals = [r.xreplace(subs) for r in problem.residuals]
+        self._residuals = [numeric.build_evaluator(r, variables, unknown=problem.u)
+                           for r in residuals]
+        self.n_residuals = len(residuals)
+        self.conditions = [CompiledCondition(i, c, problem, self._geometry)
+                           for i, c in enumerate(problem.conditions)]
+        needed = {(0,) * problem.dim}
+        for r in residuals:
+            needed.update(_needed(r, problem))
+        for c in self.conditions:
+            needed.update(c.derivatives)
+        self.derivatives = sorted(needed, key=lambda m: (sum(m), tuple(-k for k in m)))
+        self._exact_expr = problem.exact.xreplace(subs) if problem.exact is not None else None
+        self._exact = (numeric.build_evaluator(self._exact_expr, variables)
+                       if self._exact_expr is not None else None)
+        self._exact_derivatives: dict[tuple[int, ...], Callable] = {}
+
+    @property
+    def has_exact(self) -> bool:
+        """Whether a closed-form solution is available."""
+        return self._exact is not None
+
+    def sample_interior(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """``n`` points uniform in the domain (excluded boxes removed), ``[n, d]``."""
+        return self._geometry.sample_interior(n, generator)
+
+    def residual(self, X: torch.Tensor, fields: Fields) -> torch.Tensor:
+        """PDE residuals at ``X``: ``[R, N]`` (``R = 0`` for a regression problem)."""
+        cols = list(X.unbind(dim=1))
+        if not self._residuals:
+            return X.new_zeros((0, X.shape[0]))
+        return torch.stack([_broadcast(r(cols, fields), X) for r in self._residuals])
+
+    def exact(self, X: torch.Tensor) -> torch.Tensor | None:
+        """The closed-form solution at ``X``, ``[N]``, or None when there is none."""
+        if self._exact is None:
+            return None
+        return _broadcast(self._exact(list(X.unbind(dim=1)), {}), X)
+
+    def exact_fields(self, X: torch.Tensor,
+                     multi_indices: list[tuple[int, ...]] | None = None) -> dict[tuple[int, ...], torch.Tensor]:
+        """Derivatives of the closed form at ``X`` (sympy-differentiated), as a fields dict.
+
+        Default multi-indices: :attr:`derivatives`. Useful to test residuals and derivative
+        estimators: ``residual(X, exact_fields(X))`` is ~0 for a correct problem.
+        """
+        if self._exact_expr is None:
+            raise ValueError(f"problem '{self.problem.name}' has no closed-form solution")
+        cols = list(X.unbind(dim=1))
+        result = {}
+        for index in multi_indices or self.derivatives:
+            if index not in self._exact_derivatives:
+                expr = self._exact_expr
+                for symbol, order in zip(self.problem.input_symbols, index):
+                    if order:
+                        expr = sympy.diff(expr, symbol, order)
+                self._exact_derivatives[index] = numeric.build_evaluator(
+                    expr, self.problem.input_symbols)
+            result[tuple(index)] = _broadcast(self._exact_derivatives[index](cols, {}), X)
+        return result
+
+    def __repr__(self) -> str:
+        return (f"CompiledProblem({self.problem.name}, inputs={self.input_names}, "
+                f"residuals={self.n_residuals}, conditions={[c.name for c in self.conditions]})")
+
+
+def compile_problem(problem: Problem, dtype: torch.dtype = torch.float32,
+                    device: str | torch.device = "cpu") -> CompiledProblem:
+    """Turn a Problem into torch samplers and residual functions at its current parameters."""
+    return CompiledProblem(problem, dtype=dtype, device=device)
+
+
+def _needed(expr: sympy.Expr, problem: Problem) -> set[tuple[int, ...]]:
+    """The multi-indices of u and its derivatives appearing in ``expr``."""
+    found = {derivative_index(node, problem.input_symbols)
+             for node in expr.atoms(sympy.Derivative) if node.expr == problem.u}
+    bare = expr.xreplace({node: sympy.Integer(0) for node in expr.atoms(sympy.Derivative)})
+    if bare.has(problem.u):
+        found.add((0,) * problem.dim)
+    return found
+
+
+def _unit(d: int, axis: int, order: int = 1) -> tuple[int, ...]:
+    return tuple(order if i == axis else 0 for i in range(d))
+
+
+def _get(fields: Fields, index: tuple[int, ...]) -> torch.Tensor:
+    try:
+        return fields[index]
+    except KeyError:
+        raise KeyError(f"fields has no entry for the multi-index {index} "
+                       f"(has {sorted(fields)})") from None
+
+
+def _broadcast(value, X: torch.Tensor) -> torch.Tensor:
+    """A constant (Python float) or ``[N]`` tensor as an ``[N]`` tensor like ``X``'s columns."""
+    if isinstance(value, torch.Tensor):
+        return value.expand(X.shape[0]) if value.dim() == 0 else value
+    return X.new_full((X.shape[0],), float(value))

@@ -1,0 +1,276 @@
+"""Safe parsing of the formulas written in problem files.
+
+A formula such as ``"u_t + u*u_x - nu*u_xx"`` is parsed with Python's :mod:`ast` module (which
+only *reads* the text) and the sympy tree is then built node by node from a whitelist:
+
+* numeric literals (int, float), the constants ``pi`` and ``E``;
+* names supplied by the caller (variables, parameters, derivative names such as ``u_xx``);
+* binary ``+ - * / **``, unary ``-`` and ``+``;
+* calls of the functions in :data:`FUNCTIONS` with exactly one positional argument.
+
+Anything else (attribute access, subscripts, lambdas, comprehensions, strings, keyword
+arguments, ``*args``, dunder names, calls of anything that is not a whitelisted name) raises
+:class:`spikepde.errors.SpecError`. The text is never handed to ``eval``, ``exec``,
+``sympify`` or ``parse_expr``: those would execute arbitrary code from a problem file.
+
+The amount of work is bounded before any sympy object is built: the text length, the nesting
+depth and the node count are limited, and integer powers of numbers are refused when the result
+would be huge (``9**9**9**9`` would otherwise make sympy compute a number with hundreds of
+millions of digits).
+"""
+from __future__ import annotations
+
+import ast
+import math
+from collections.abc import Mapping
+
+import sympy
+
+from spikepde.errors import SpecError
+
+#: Longest formula accepted, in characters.
+MAX_LENGTH = 2000
+#: Deepest nesting of the syntax tree accepted (a formula in a problem file is rarely above 10).
+MAX_DEPTH = 50
+#: Most syntax-tree nodes accepted.
+MAX_NODES = 1000
+#: Largest absolute value of a numeric exponent.
+MAX_EXPONENT = 64
+#: Largest number of bits in an exact numeric power such as ``2**64`` (keeps sympy integers small).
+MAX_POWER_BITS = 4096
+#: Largest integer literal accepted (larger values must be written as floats, e.g. ``1e40``).
+MAX_INT_LITERAL = 10**30
+
+#: Functions a formula may call, by the name used in the formula.
+FUNCTIONS: dict[str, type[sympy.Function]] = {
+    "sin": sympy.sin,
+    "cos": sympy.cos,
+    "tan": sympy.tan,
+    "asin": sympy.asin,
+    "acos": sympy.acos,
+    "atan": sympy.atan,
+    "sinh": sympy.sinh,
+    "cosh": sympy.cosh,
+    "tanh": sympy.tanh,
+    "exp": sympy.exp,
+    "log": sympy.log,
+    "sqrt": sympy.sqrt,
+    "abs": sympy.Abs,
+    "sign": sympy.sign,
+    "heaviside": sympy.Heaviside,
+}
+
+#: Constants every formula may use.
+CONSTANTS: dict[str, sympy.Expr] = {"pi": sympy.pi, "E": sympy.E}
+
+#: Names a problem file may not use for its own variables or parameters.
+RESERVED_NAMES = frozenset(FUNCTIONS) | frozenset(CONSTANTS)
+
+_BINARY_OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+_UNARY_OPS = {ast.USub: "-", ast.UAdd: "+"}
+
+# What a rejected node is called in the error message (the user wrote text, not an AST).
+_NODE_DESCRIPTIONS = {
+    ast.Attribute: "attribute access ('.')",
+    ast.Subscript: "subscripts ('[...]')",
+    ast.Lambda: "lambda expressions",
+    ast.ListComp: "comprehensions",
+    ast.SetComp: "comprehensions",
+    ast.DictComp: "comprehensions",
+    ast.GeneratorExp: "generator expressions",
+    ast.Starred: "starred arguments ('*')",
+    ast.Compare: "comparisons",
+    ast.BoolOp: "boolean operators (and/or)",
+    ast.IfExp: "conditional expressions (if/else)",
+    ast.List: "lists",
+    ast.Tuple: "tuples",
+    ast.Dict: "dicts",
+    ast.Set: "sets",
+    ast.JoinedStr: "f-strings",
+    ast.NamedExpr: "assignment expressions (':=')",
+    ast.Await: "await",
+    ast.Yield: "yield",
+    ast.YieldFrom: "yield",
+    ast.Slice: "slices",
+}
+
+_ALLOWED_TEXT = ("numbers, the names of the problem's variables, parameters and derivatives, "
+                 "pi, E, the operators + - * / ** and the functions "
+                 + ", ".join(sorted(FUNCTIONS)))
+
+
+def parse_expression(text: str, names: Mapping[str, sympy.Basic], *,
+                     file: str | None = None, field: str | None = None) -> sympy.Expr:
+    """Parse a formula into a sympy expression without executing anything.
+
+    Args:
+        text: the formula, in Python syntax (``"-sin(pi*x)"``, ``"u_t + u*u_x - nu*u_xx"``).
+        names: the names the formula may use, mapped to their sympy objects (symbols,
+            applied functions, derivatives). ``pi``, ``E`` and the functions in
+            :data:`FUNCTIONS` are always available and cannot be overridden.
+        file, field: where the formula comes from; both are copied into any error.
+
+    Returns:
+        The sympy expression.
+
+    Raises:
+        SpecError: the text is not a string, too long, not valid syntax, too deeply nested,
+            uses a construct or name outside the whitelist, or a power is too large.
+    """
+    def fail(message: str) -> SpecError:
+        return SpecError(message, file=file, field=field)
+
+    if isinstance(text, bool) or not isinstance(text, (str, int, float)):
+        raise fail(f"expected a formula (string or number), found {type(text).__name__}")
+    if not isinstance(text, str):
+        text = repr(text)
+    if len(text) > MAX_LENGTH:
+        raise fail(f"formula is {len(text)} characters long; at most {MAX_LENGTH} are allowed")
+    if not text.strip():
+        raise fail("formula is empty")
+    _check_bracket_depth(text, fail)
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise fail(f"invalid formula {text!r}: {exc.msg}") from None
+    except (RecursionError, MemoryError, ValueError):
+        # CPython's parser can run out of stack on long operator chains ("a+a+a+..."),
+        # and refuses NUL bytes with ValueError.
+        raise fail(f"formula cannot be parsed (nested too deeply or malformed); "
+                   f"at most {MAX_DEPTH} levels of nesting are allowed") from None
+    _check_tree_size(tree, fail)
+    return _Builder(names, fail).build(tree.body)
+
+
+def _check_bracket_depth(text: str, fail) -> None:
+    """Refuse deeply bracketed text before the parser sees it (cheap, no recursion)."""
+    depth = 0
+    for char in text:
+        if char in "([{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise fail(f"formula nests brackets more than {MAX_DEPTH} levels deep")
+        elif char in ")]}":
+            depth -= 1
+
+
+def _check_tree_size(tree: ast.AST, fail) -> None:
+    """Bound the depth and node count with an explicit stack, so no recursion happens here."""
+    stack = [(tree, 0)]
+    count = 0
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if depth > MAX_DEPTH:
+            raise fail(f"formula is nested more than {MAX_DEPTH} levels deep")
+        if count > MAX_NODES:
+            raise fail(f"formula has more than {MAX_NODES} parts")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+
+
+class _Builder:
+    """Turns a whitelisted Python AST into sympy, node by node."""
+
+    def __init__(self, names: Mapping[str, sympy.Basic], fail):
+        self.names = names
+        self.fail = fail
+
+    def build(self, node: ast.AST) -> sympy.Expr:
+        if isinstance(node, ast.Constant):
+            return self._constant(node.value)
+        if isinstance(node, ast.Name):
+            return self._name(node.id)
+        if isinstance(node, ast.BinOp):
+            return self._binary(node)
+        if isinstance(node, ast.UnaryOp):
+            return self._unary(node)
+        if isinstance(node, ast.Call):
+            return self._call(node)
+        what = _NODE_DESCRIPTIONS.get(type(node), f"'{type(node).__name__}' syntax")
+        raise self.fail(f"{what} not allowed in a formula; allowed are {_ALLOWED_TEXT}")
+
+    def _constant(self, value) -> sympy.Expr:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            kind = "strings" if isinstance(value, (str, bytes)) else f"{type(value).__name__} literals"
+            raise self.fail(f"{kind} not allowed in a formula; allowed are {_ALLOWED_TEXT}")
+        if isinstance(value, int):
+            if abs(value) > MAX_INT_LITERAL:
+                raise self.fail(f"integer literal too large (limit {MAX_INT_LITERAL:.0e}); "
+                                "write it as a float")
+            return sympy.Integer(value)
+        if not math.isfinite(value):
+            raise self.fail(f"number {value!r} is not finite")
+        return sympy.Float(value)
+
+    def _name(self, name: str) -> sympy.Expr:
+        if name.startswith("__"):
+            raise self.fail(f"name '{name}' not allowed (dunder names are never allowed)")
+        if name in CONSTANTS:
+            return CONSTANTS[name]
+        if name in FUNCTIONS:
+            raise self.fail(f"'{name}' is a function; call it as {name}(...)")
+        if name in self.names:
+            return self.names[name]
+        known = sorted(set(self.names) | set(CONSTANTS))
+        raise self.fail(f"unknown name '{name}'; known names here: {', '.join(known)}")
+
+    def _binary(self, node: ast.BinOp) -> sympy.Expr:
+        if type(node.op) not in _BINARY_OPS:
+            raise self.fail(f"operator '{type(node.op).__name__}' not allowed; "
+                            "allowed operators are + - * / **")
+        left, right = self.build(node.left), self.build(node.right)
+        if isinstance(node.op, ast.Add):
+            return left + right
+        if isinstance(node.op, ast.Sub):
+            return left - right
+        if isinstance(node.op, ast.Mult):
+            return left * right
+        if isinstance(node.op, ast.Div):
+            if right == 0:
+                raise self.fail("division by zero")
+            return left / right
+        return self._power(left, right)
+
+    def _power(self, base: sympy.Expr, exponent: sympy.Expr) -> sympy.Expr:
+        if exponent.is_number:
+            value = complex(exponent.evalf(15))
+            if value.imag != 0 or abs(value.real) > MAX_EXPONENT:
+                raise self.fail(f"exponent {exponent} too large; numeric exponents must lie in "
+                                f"[-{MAX_EXPONENT}, {MAX_EXPONENT}]")
+            if base.is_Rational and exponent.is_Rational:
+                bits = abs(float(exponent)) * max(1, abs(base.p).bit_length(), base.q.bit_length())
+                if bits > MAX_POWER_BITS:
+                    raise self.fail(f"power {base}**{exponent} is too large to compute exactly")
+            if base == 0 and value.real < 0:
+                raise self.fail("division by zero (zero to a negative power)")
+        return base ** exponent
+
+    def _unary(self, node: ast.UnaryOp) -> sympy.Expr:
+        if type(node.op) not in _UNARY_OPS:
+            raise self.fail(f"unary operator '{type(node.op).__name__}' not allowed; "
+                            "allowed are - and +")
+        operand = self.build(node.operand)
+        return -operand if isinstance(node.op, ast.USub) else operand
+
+    def _call(self, node: ast.Call) -> sympy.Expr:
+        if not isinstance(node.func, ast.Name):
+            called = _excerpt(node.func)
+            raise self.fail(f"found a call of '{called}'; only the whitelisted functions may be "
+                            f"called, by name ({', '.join(sorted(FUNCTIONS))})")
+        name = node.func.id
+        if name.startswith("__"):
+            raise self.fail(f"name '{name}' not allowed (dunder names are never allowed)")
+        if name not in FUNCTIONS:
+            raise self.fail(f"function '{name}' not allowed; allowed functions are "
+                            f"{', '.join(sorted(FUNCTIONS))}")
+        if node.keywords:
+            raise self.fail(f"keyword arguments not allowed in a call of {name}()")
+        if len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
+            raise self.fail(f"{name}() takes exactly one argument, found {len(node.args)}")
+        return FUNCTIONS[name](self.build(node.args[0]))
+
+
+def _excerpt(node: ast.AST, limit: int = 60) -> str:
+    """The source text of a node, shortened, for error messages (unparse only prints)."""
+    text = ast.unparse(node)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,97 @@
+"""Human-readable description of a Problem (``spikepde show NAME``)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import sympy
+
+if TYPE_CHECKING:
+    from spikepde.problem.problem import Problem
+
+
+def display_form(problem: "Problem", expr: sympy.Expr) -> sympy.Expr:
+    """Replace ``u(x, t)`` by ``u`` and ``Derivative(u, x, x)`` by ``u_xx`` for display."""
+    replacements = {}
+    for node in expr.atoms(sympy.Derivative):
+        if node.expr == problem.u:
+            letters = "".join(str(v) * int(n) for v, n in node.variable_count)
+            replacements[node] = sympy.Symbol(f"{problem.output}_{letters}")
+    replacements[problem.u] = sympy.Symbol(problem.output)
+    return expr.xreplace(replacements)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def describe(problem: "Problem", unicode: bool = True) -> str:
+    """The text of :meth:`Problem.pretty`."""
+    def pp(expr: sympy.Expr) -> str:
+        return sympy.pretty(display_form(problem, expr), use_unicode=unicode)
+
+    lines = [f"{problem.name}: {problem.title}"]
+    if problem.description:
+        lines += ["", problem.description]
+    lines += ["", "Target function" if problem.data_only else "Equation (residual = 0)"]
+    if problem.data_only:
+        lines.append(_indent(pp(sympy.Eq(sympy.Symbol(problem.output), problem.exact))))
+    for residual in problem.residuals:
+        lines.append(_indent(pp(sympy.Eq(residual, 0))))
+    lines += ["", "Domain"]
+    lines.append("  " + ", ".join(f"{v} in [{_fmt(lo)}, {_fmt(hi)}]"
+                                  for v, (lo, hi) in problem.domain.items()))
+    for k, box in enumerate(problem.excluded):
+        lines.append(f"  minus box {k}: " + ", ".join(f"{v} in [{_fmt(lo)}, {_fmt(hi)}]"
+                                                     for v, (lo, hi) in box.items()))
+    if problem.conditions:
+        lines += ["", "Conditions"]
+        lines += [_condition_line(problem, c, pp) for c in problem.conditions]
+    if problem.parameters:
+        lines += ["", "Parameters"]
+        for p in problem.parameters.values():
+            default = "" if p.value == p.default else f" (default {_fmt(p.default)})"
+            text = f" = {p.default_text}" if p.default_text != _fmt(p.default) else ""
+            lines.append(f"  {p.name} = {_fmt(p.value)}{default}{text}  {p.description}".rstrip())
+    lines += ["", "Reference"]
+    ref = problem.reference
+    if problem.exact is not None and not problem.data_only:
+        lines.append(_indent(pp(sympy.Eq(sympy.Symbol(problem.output), problem.exact))))
+    if ref.solver:
+        lines.append(f"  solver: {ref.solver}")
+    lines.append("  grid: " + ", ".join(
+        f"{v} {a.n} points in [{_fmt(a.lo)}, {_fmt(a.hi)}{']' if a.endpoint else ')'}"
+        for v, a in ref.grid.items()))
+    if ref.notes:
+        lines.append(f"  {ref.notes}")
+    lines += ["", "Default budget",
+              "  " + ", ".join(f"{k} = {v}" for k, v in problem.budget.items())]
+    lines += ["", "Literature (relative L2 error)"]
+    if not problem.literature:
+        lines.append("  none known")
+    for entry in problem.literature:
+        flag = " [secondary source]" if entry["secondary"] else ""
+        lines.append(f"  {entry['relative_l2']:.3g}  {entry['method']} -- {entry['source']}{flag}")
+        if entry["note"]:
+            lines.append(f"      {entry['note']}")
+    return "\n".join(lines)
+
+
+def _condition_line(problem: "Problem", condition, pp) -> str:
+    faces = ", ".join(f.name for f in condition.faces)
+    if condition.kind == "periodic":
+        var = condition.faces[0].variable
+        extra = f" and its first {condition.derivatives} {var}-derivatives" \
+            if condition.derivatives else ""
+        return f"  periodic in {var}: {problem.output} equal on {faces}{extra}"
+    if condition.kind == "neumann":
+        lhs = f"d{problem.output}/dn"
+    elif condition.kind == "operator":
+        lhs = pp(condition.operator).replace("\n", " ")
+    else:
+        lhs = problem.output
+    value = sympy.sstr(display_form(problem, condition.value))
+    return f"  {condition.kind} on {faces}: {lhs} = {value}"
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
