@@ -139,7 +139,10 @@ def parse_expression(text: str, names: Mapping[str, sympy.Basic], *,
         raise fail(f"formula cannot be parsed (nested too deeply or malformed); "
                    f"at most {MAX_DEPTH} levels of nesting are allowed") from None
     _check_tree_size(tree, fail)
-    return _Builder(names, fail).build(tree.body)
+    result = _Builder(names, fail).build(tree.body)
+    if result.has(sympy.zoo, sympy.oo, -sympy.oo, sympy.nan):
+        raise fail(f"formula {text!r} is infinite or undefined (e.g. log(0))")
+    return result
 
 
 def _check_bracket_depth(text: str, fail) -> None:

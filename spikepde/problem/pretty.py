@@ -49,9 +49,12 @@ def describe(problem: "Problem", unicode: bool = True) -> str:
     if problem.parameters:
         lines += ["", "Parameters"]
         for p in problem.parameters.values():
-            default = "" if p.value == p.default else f" (default {_fmt(p.default)})"
-            text = f" = {p.default_text}" if p.default_text != _fmt(p.default) else ""
-            lines.append(f"  {p.name} = {_fmt(p.value)}{default}{text}  {p.description}".rstrip())
+            formula = "" if _is_plain_number(p.default_text) else f" = {p.default_text}"
+            if p.value == p.default:
+                note = f" ({p.default_text})" if formula else ""
+            else:
+                note = f" (default {_fmt(p.default)}{formula})"
+            lines.append(f"  {p.name} = {_fmt(p.value)}{note}  {p.description}".rstrip())
     lines += ["", "Reference"]
     ref = problem.reference
     if problem.exact is not None and not problem.data_only:
@@ -63,8 +66,10 @@ def describe(problem: "Problem", unicode: bool = True) -> str:
         for v, a in ref.grid.items()))
     if ref.notes:
         lines.append(f"  {ref.notes}")
-    lines += ["", "Default budget",
-              "  " + ", ".join(f"{k} = {v}" for k, v in problem.budget.items())]
+    shown = {k: v for k, v in problem.budget.items()
+             if (k != "initial_points" or problem.time) and (k != "boundary_points"
+                                                             or problem.conditions)}
+    lines += ["", "Default budget", "  " + ", ".join(f"{k} = {v}" for k, v in shown.items())]
     lines += ["", "Literature (relative L2 error)"]
     if not problem.literature:
         lines.append("  none known")
@@ -95,3 +100,11 @@ def _condition_line(problem: "Problem", condition, pp) -> str:
 
 def _indent(text: str) -> str:
     return "\n".join("    " + line for line in text.splitlines())
+
+
+def _is_plain_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
