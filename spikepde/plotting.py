@@ -1,0 +1,93 @@
+"""Plots of a run: where the error lives, and how the loss went.
+
+* :func:`plot_fields` — predicted, reference and |error| side by side: heatmaps over (x, t) or
+  (x, y) with colour bars; line plots for a 1-D problem; for 2-D-in-space time-dependent problems
+  one row per time slice (several times).
+* :func:`plot_loss` — loss terms against the step on a log scale.
+
+Matplotlib's non-interactive Agg backend is used so that plots work on headless machines and
+in CI; figures are closed after saving.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .reference.solution import ReferenceSolution  # noqa: E402
+from .runs import atomic_write_bytes  # noqa: E402
+
+
+def _save(fig, path) -> Path:
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def _heat(ax, x, y, values, title, xlabel, ylabel, cmap, label, vmin=None, vmax=None):
+    mesh = ax.pcolormesh(x, y, values.T, shading="auto", cmap=cmap, vmin=vmin, vmax=vmax)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.figure.colorbar(mesh, ax=ax, label=label)
+
+
+def plot_fields(reference: ReferenceSolution, predicted: np.ndarray, path, *, title: str = "",
+                output: str = "u", n_slices: int = 4) -> Path:
+    """Save a figure comparing ``predicted`` with ``reference`` (same grid) to ``path``."""
+    names = reference.names
+    axes = list(reference.axes.values())
+    ref, pred = reference.values, np.asarray(predicted).reshape(reference.values.shape)
+    err = np.abs(pred - ref)
+    vmin, vmax = np.nanmin(ref), np.nanmax(ref)
+    if len(names) == 1:
+        fig, (a0, a1) = plt.subplots(1, 2, figsize=(10, 3.6))
+        a0.plot(axes[0], ref, "k-", label="reference")
+        a0.plot(axes[0], pred, "r--", label="surrogate")
+        a0.set_xlabel(names[0]); a0.set_ylabel(output); a0.legend(); a0.set_title("solution")
+        a1.semilogy(axes[0], np.maximum(err, 1e-16), "b-")
+        a1.set_xlabel(names[0]); a1.set_ylabel(f"|{output} error|"); a1.set_title("absolute error")
+    elif len(names) == 2:
+        fig, ax = plt.subplots(1, 3, figsize=(15, 4))
+        for a, (vals, t, cmap, lab) in zip(ax, [
+                (pred, "surrogate", "RdBu_r", output), (ref, "reference", "RdBu_r", output),
+                (err, "|error|", "magma", f"|{output} error|")]):
+            lo, hi = (vmin, vmax) if cmap != "magma" else (None, None)
+            _heat(a, axes[0], axes[1], vals, t, names[0], names[1], cmap, lab, lo, hi)
+    else:
+        times = np.linspace(0, len(axes[-1]) - 1, min(n_slices, len(axes[-1]))).round().astype(int)
+        fig, ax = plt.subplots(len(times), 3, figsize=(15, 3.6 * len(times)), squeeze=False)
+        for row, k in enumerate(times):
+            tlabel = f"{names[-1]} = {axes[-1][k]:.3g}"
+            sl = (slice(None), slice(None), k) if len(names) == 3 else (Ellipsis, k)
+            for a, (vals, t, cmap, lab) in zip(ax[row], [
+                    (pred[sl], "surrogate", "RdBu_r", output), (ref[sl], "reference", "RdBu_r", output),
+                    (err[sl], "|error|", "magma", f"|{output} error|")]):
+                lo, hi = (vmin, vmax) if cmap != "magma" else (None, None)
+                _heat(a, axes[0], axes[1], vals, f"{t}, {tlabel}", names[0], names[1], cmap, lab, lo, hi)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_loss(history: dict, path, title: str = "") -> Path:
+    """Loss terms (``history["step"]`` and one list per term) against the step, log scale."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    steps = history.get("step", [])
+    for name, values in history.items():
+        if name in ("step", "time") or not values or not isinstance(values[0], (int, float)):
+            continue
+        ax.semilogy(steps[: len(values)], np.maximum(np.asarray(values, dtype=float), 1e-30), label=name)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss term")
+    ax.legend()
+    ax.set_title(title or "training loss")
+    ax.grid(True, which="both", alpha=0.3)
+    return _save(fig, path)

@@ -1,0 +1,111 @@
+"""The training objective shared by every PDE trainer: same loss, same points, same weights.
+
+For a compiled problem with residuals r_j and conditions c_i, on fixed collocation points::
+
+    L(θ) = w_pde · (1/R) Σ_j mean_x r_j(x)²  +  Σ_i w_i · mean_x c_i(x)²
+
+A regression problem (no PDE, e.g. ``mexican_hat``) uses ``L = mean_x (u(x) − u*(x))²`` with the
+closed form u*. The fields (u and the input derivatives the residual reads) come from a
+:class:`FieldModel`, so the same objective serves the spiking network (surrogate-jvp jets,
+Stein or FD estimates) and the tanh MLP (autograd).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+
+from ..problem.compile import CompiledProblem
+
+
+class FieldModel(Protocol):
+    """Anything that gives u(X) and its input derivatives at X."""
+
+    def __call__(self, X: torch.Tensor) -> torch.Tensor: ...
+
+    def fields(self, X: torch.Tensor, indices) -> dict[tuple[int, ...], torch.Tensor]: ...
+
+
+@dataclass
+class TrainingPoints:
+    """Collocation points: interior ``[N, d]`` and one tensor per condition."""
+
+    interior: torch.Tensor
+    conditions: list[torch.Tensor]
+
+    @classmethod
+    def sample(cls, compiled: CompiledProblem, generator: torch.Generator,
+               interior: int | None = None, scale: float = 1.0) -> "TrainingPoints":
+        """Draw points with the problem's default counts (``scale`` multiplies every count)."""
+        budget = compiled.problem.budget
+        n_int = interior if interior is not None else budget.get("interior_points", 1000)
+        X = compiled.sample_interior(max(1, int(n_int * scale)), generator)
+        conds = [c.sample(max(1, int(c.points * scale)), generator) for c in compiled.conditions]
+        return cls(X, conds)
+
+    def state(self) -> dict:
+        """Tensors for a checkpoint."""
+        return {"interior": self.interior, "conditions": list(self.conditions)}
+
+
+class Objective:
+    """The physics-informed (or data) loss of a :class:`FieldModel` on fixed points.
+
+    Args:
+        compiled: the compiled problem.
+        points: the training points.
+        pde_weight: weight of the PDE residual term (conditions carry the weights of the spec).
+    """
+
+    def __init__(self, compiled: CompiledProblem, points: TrainingPoints, pde_weight: float = 1.0):
+        self.compiled = compiled
+        self.points = points
+        self.pde_weight = pde_weight
+        residual_indices: set[tuple[int, ...]] = set()
+        d = len(compiled.input_names)
+        zero = (0,) * d
+        for index in compiled.derivatives:
+            residual_indices.add(tuple(index))
+        self.pde_indices = sorted(residual_indices, key=sum)
+        self._zero = zero
+        self._targets = None
+        if not compiled.has_pde:
+            if not compiled.has_exact:
+                raise ValueError(f"regression problem '{compiled.problem.name}' needs a closed form")
+            self._targets = compiled.exact(points.interior)
+
+    def terms(self, model: FieldModel) -> dict[str, torch.Tensor]:
+        """Each loss term (a scalar tensor) by name: ``pde`` or ``data``, then the conditions."""
+        out = {}
+        X = self.points.interior
+        if self._targets is not None:
+            out["data"] = (model(X) - self._targets).square().mean()
+        else:
+            fields = model.fields(X, self.pde_indices)
+            out["pde"] = self.compiled.residual(X, fields).square().mean()
+        for cond, Xc in zip(self.compiled.conditions, self.points.conditions):
+            if cond.derivatives == [self._zero]:
+                fields = {self._zero: model(Xc)}
+            else:
+                fields = model.fields(Xc, cond.derivatives)
+            out[cond.name] = cond.residual(Xc, fields).square().mean()
+        return out
+
+    def weights(self) -> dict[str, float]:
+        """The weight of each term."""
+        w = {"data": 1.0, "pde": self.pde_weight}
+        w.update({c.name: float(c.weight) for c in self.compiled.conditions})
+        return w
+
+    def total(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The weighted sum of the terms."""
+        values = torch.stack(list(terms.values()))
+        # A weight tensor of the terms' dtype, not Python floats: under vmap(jvp(...)) a Python
+        # scalar times a 0-d tensor came out as float64 tangents in torch 2.13.
+        weights = self.weights()
+        w = torch.tensor([weights[name] for name in terms], dtype=values.dtype, device=values.device)
+        return (values * w).sum()
+
+    def __call__(self, model: FieldModel) -> torch.Tensor:
+        return self.total(self.terms(model))
