@@ -6,6 +6,8 @@ import time
 
 import pytest
 import sympy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from spikepde.errors import SpecError
 from spikepde.problem.expr import MAX_LENGTH, parse_expression
@@ -147,9 +149,6 @@ def test_function_names_cannot_be_shadowed():
     with pytest.raises(SpecError, match="is a function"):
         parse_expression("sin", evil)
 
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 _ALPHABET = "xtnu_0123456789.+-*/()e ,[]'\"abcdefghijklmnopqrsw:=<>!@%^&|~lambda"
 

@@ -284,6 +284,7 @@ def test_excluded_box_faces_are_boundary():
 @pytest.mark.parametrize("text, message", [
     ("name = ", "invalid TOML"),
     ("name = 'a'\nname = 'b'", "invalid TOML"),
+    ("a = " + "[" * 100_000, "nested too deeply"),
     (GOOD_TOML.replace('value = "0"', 'value = "__import__(\'os\')"'), "dunder"),
     (GOOD_TOML.replace("[budget]", "") + "\n[budget]\nsteps = -5\n", ">= 1"),
     (GOOD_TOML + "\n[[literature]]\nmethod = 1\nsource = 's'\nrelative_l2 = 0.1\n", "string"),

@@ -116,6 +116,8 @@ def _load_text(data: bytes, source: str, overrides: Mapping[str, Any]) -> Proble
         raise SpecError(f"file is not UTF-8 text ({exc.reason})", file=source) from None
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"invalid TOML: {exc}", file=source) from None
+    except RecursionError:  # tomllib recurses on nested arrays and inline tables
+        raise SpecError("invalid TOML: arrays or tables nested too deeply", file=source) from None
     return _Loader(source).load(spec, overrides)
 
 
