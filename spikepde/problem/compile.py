@@ -12,7 +12,7 @@ import sympy
 import torch
 
 from spikepde.problem import numeric
-from spikepde.problem.numeric import derivative_index
+from spikepde.problem.numeric import derivative_index, field_value
 from spikepde.problem.problem import Condition, Problem
 from spikepde.problem.sampling import Geometry
 
@@ -78,10 +78,10 @@ class CompiledCondition:
         cols = list(X.unbind(dim=1))
         if self.kind == "periodic":
             n = X.shape[0] // 2
-            return torch.cat([_get(fields, k)[:n] - _get(fields, k)[n:] for k in self.derivatives])
+            return torch.cat([field_value(fields, k)[:n] - field_value(fields, k)[n:] for k in self.derivatives])
         value = _broadcast(self._value(cols, fields), X)
         if self.kind in ("initial", "dirichlet"):
-            return _get(fields, self.derivatives[0]) - value
+            return field_value(fields, self.derivatives[0]) - value
         if self.kind == "operator":
             return _broadcast(self._operator(cols, fields), X) - value
         return self._normal_derivative(X, fields) - value
@@ -92,7 +92,7 @@ class CompiledCondition:
         nearest = distance.argmin(dim=0)
         result = torch.zeros(X.shape[0], dtype=X.dtype, device=X.device)
         for k, patch in enumerate(self._patches):
-            derivative = _get(fields, _unit(X.shape[1], patch.axis))
+            derivative = field_value(fields, _unit(X.shape[1], patch.axis))
             result = torch.where(nearest == k, patch.face.outward_sign * derivative, result)
         return result
 
@@ -205,14 +205,6 @@ def _needed(expr: sympy.Expr, problem: Problem) -> set[tuple[int, ...]]:
 
 def _unit(d: int, axis: int, order: int = 1) -> tuple[int, ...]:
     return tuple(order if i == axis else 0 for i in range(d))
-
-
-def _get(fields: Fields, index: tuple[int, ...]) -> torch.Tensor:
-    try:
-        return fields[index]
-    except KeyError:
-        raise KeyError(f"fields has no entry for the multi-index {index} "
-                       f"(has {sorted(fields)})") from None
 
 
 def _broadcast(value, X: torch.Tensor) -> torch.Tensor:

@@ -79,12 +79,12 @@ def build_evaluator(expr: sympy.Expr, variables: Sequence[sympy.Symbol], *,
 
     def build(node: sympy.Basic) -> Evaluator:
         if unknown is not None and node == unknown:
-            return lambda cols, fields: _field(fields, zero)
+            return lambda cols, fields: field_value(fields, zero)
         if isinstance(node, sympy.Derivative):
             if unknown is None or node.expr != unknown:
                 raise ValueError(f"cannot evaluate the derivative {node} numerically")
             index = derivative_index(node, variables)
-            return lambda cols, fields: _field(fields, index)
+            return lambda cols, fields: field_value(fields, index)
         if node.is_Symbol:
             if node not in positions:
                 raise ValueError(f"symbol {node} has no value (not an input variable)")
@@ -123,7 +123,8 @@ def build_evaluator(expr: sympy.Expr, variables: Sequence[sympy.Symbol], *,
     return build(expr)
 
 
-def _field(fields: Mapping[tuple[int, ...], Any], index: tuple[int, ...]):
+def field_value(fields: Mapping[tuple[int, ...], Any], index: tuple[int, ...]):
+    """``fields[index]``, with an error that lists the multi-indices present."""
     try:
         return fields[index]
     except KeyError:

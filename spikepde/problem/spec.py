@@ -354,7 +354,7 @@ class _Loader:
         for i, text in enumerate(items):
             field = base if base == "pde.residual" else f"{base}[{i}]"
             expr = self.formula(text, field, names)
-            if not _involves(expr, u):
+            if not expr.has(u):
                 raise self.error(field, f"the residual does not involve the unknown {u.func}")
             result.append(expr)
         return tuple(result)
@@ -388,7 +388,7 @@ class _Loader:
         operator = None
         if kind == "operator":
             operator = self.formula(entry["residual"], f"{field}.residual", with_u)
-            if not _involves(operator, u):
+            if not operator.has(u):
                 raise self.error(f"{field}.residual", f"the operator does not involve {u.func}")
         derivatives = 0
         if "derivatives" in entry:
@@ -543,10 +543,6 @@ def _join(field: str | None, key: str) -> str:
 def _type_name(value: Any) -> str:
     return {dict: "a table", list: "a list", str: "a string", bool: "a boolean",
             int: "an integer", float: "a number"}.get(type(value), type(value).__name__)
-
-
-def _involves(expr: sympy.Expr, u: sympy.Expr) -> bool:
-    return expr.has(u)
 
 
 def _derivative_names(output: str, u: sympy.Expr, variables: list[sympy.Symbol],
