@@ -8,12 +8,12 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any, Callable, Mapping
 
-from . import allen_cahn, burgers, kdv
+from . import allen_cahn, burgers, kdv, poisson_lshape
 from .solution import ReferenceSolution
 
 Solver = Callable[[Mapping[str, float], Mapping[str, Any]], ReferenceSolution]
 
-_MODULES: tuple[ModuleType, ...] = (burgers, allen_cahn, kdv)
+_MODULES: tuple[ModuleType, ...] = (burgers, allen_cahn, kdv, poisson_lshape)
 
 SOLVERS: dict[str, Solver] = {m.NAME: m.solve for m in _MODULES}
 #: Version string of each solver, part of the cache key.
