@@ -8,12 +8,13 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any, Callable, Mapping
 
-from . import allen_cahn, burgers, kdv, poisson_lshape
+from . import allen_cahn, burgers, kdv, poisson_lshape, reaction_diffusion
 from .solution import ReferenceSolution
 
 Solver = Callable[[Mapping[str, float], Mapping[str, Any]], ReferenceSolution]
 
-_MODULES: tuple[ModuleType, ...] = (burgers, allen_cahn, kdv, poisson_lshape)
+_MODULES: tuple[ModuleType, ...] = (burgers, allen_cahn, kdv, poisson_lshape,
+                                     reaction_diffusion)
 
 SOLVERS: dict[str, Solver] = {m.NAME: m.solve for m in _MODULES}
 #: Version string of each solver, part of the cache key.
