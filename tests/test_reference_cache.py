@@ -209,3 +209,12 @@ def test_get_reference_reads_problem_grid_axes(private_cache):
     sol = get_reference(problem)
     np.testing.assert_array_equal(sol.axes["x"], np.linspace(-1, 1, 16, endpoint=False))
     np.testing.assert_array_equal(sol.axes["t"], [0.0, 0.25, 0.5])
+
+
+def test_registry_has_the_five_solvers_with_consistent_metadata():
+    assert set(reference.SOLVERS) == {"burgers_cole_hopf", "allen_cahn_spectral", "kdv_spectral",
+                                      "poisson_lshape_fd", "reaction_diffusion_mol"}
+    for name in reference.SOLVERS:
+        assert reference.VERSIONS[name]
+        grid = reference.DEFAULT_GRIDS[name]
+        assert list(grid)[-1] in ("t", "y")  # time (or the second space variable) last
