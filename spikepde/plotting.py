@@ -82,7 +82,7 @@ def plot_loss(history: dict, path, title: str = "") -> Path:
     fig, ax = plt.subplots(figsize=(7, 4))
     steps = history.get("step", [])
     for name, values in history.items():
-        if name in ("step", "time") or not values or not isinstance(values[0], (int, float)):
+        if name in ("step", "time") or not isinstance(values, list) or not values:
             continue
         ax.semilogy(steps[: len(values)], np.maximum(np.asarray(values, dtype=float), 1e-30), label=name)
     ax.set_xlabel("step")
