@@ -43,9 +43,10 @@ def _add_solve(sub):
                                    "directory (config, metrics, checkpoint, error-field plots).",
                        epilog=EXAMPLES["solve"], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("problem", nargs="?", help="catalogue name (see 'spikepde list') or a .toml file")
-    p.add_argument("--method", default="fgrad", choices=["fgrad", "bptt", "ann"],
+    p.add_argument("--method", default="fgrad", choices=["fgrad", "bptt", "ann", "admm"],
                    help="fgrad: spiking, forward gradient (no back-propagation; default); "
-                        "bptt: spiking, surrogate-gradient BPTT; ann: tanh MLP PINN")
+                        "bptt: spiking, surrogate-gradient BPTT; ann: tanh MLP PINN; "
+                        "admm: spiking, ADMM with closed-form updates")
     p.add_argument("--steps", type=int, help="training steps (default: the problem's budget)")
     p.add_argument("--seed", type=int, default=0, help="seed for init, sampling and directions (default 0)")
     p.add_argument("--out", help="run directory (default runs/<problem>-<method>-s<seed>)")

@@ -84,7 +84,7 @@ class SolveConfig:
             raise ValueError(f"unknown method '{self.method}'; expected one of {', '.join(METHODS)}")
         c = dataclasses.replace(self)
         c.steps = int(c.steps if c.steps is not None else problem.budget.get("steps", 2000))
-        c.lr = float(c.lr if c.lr is not None else {"fgrad": 2e-3, "bptt": 2e-3, "ann": 1e-3}[c.method])
+        c.lr = float(c.lr if c.lr is not None else {"ann": 1e-3}.get(c.method, 2e-3))
         c.dtype = c.dtype or ("float64" if c.method == "ann" else "float32")
         if c.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be float32 or float64, got '{c.dtype}'")
@@ -217,6 +217,11 @@ def _run(problem, cfg: SolveConfig, run: RunDir, state: dict | None, quiet: bool
     metrics.update(wall_time_s=elapsed, steps=step, method=cfg.method, problem=problem.name,
                    final_loss_terms=trainer.terms(), parameters=problem.param_values(),
                    n_params=int(sum(p.numel() for p in trainer.params.values())))
+    # trainer-specific diagnostics (e.g. ADMM's primal/dual residuals per iteration)
+    convergence = getattr(trainer, "convergence", None)
+    if convergence:
+        metrics["convergence"] = convergence
+    metrics.update(getattr(trainer, "extra_metrics", lambda: {})())
     if cfg.method == "fgrad":
         metrics["forward_passes_per_step"] = cfg.K * (len(trainer.net.layer_names())
                                                       if cfg.perturbation == "layerwise" else 1) + 1
@@ -291,4 +296,9 @@ def _write_outputs(run: RunDir, metrics, history, reference, predicted, problem,
     title = f"{problem.name} — {cfg.method}: relative L2 {metrics['relative_l2']:.3g}"
     paths["error_plot"] = plot_fields(reference, predicted, run.file("fields.png"), title=title)
     paths["loss_plot"] = plot_loss(history, run.file("loss.png"), title=f"{problem.name} — {cfg.method}")
+    if metrics.get("convergence"):
+        conv = dict(metrics["convergence"])
+        conv["step"] = conv.pop("iteration", list(range(1, len(next(iter(conv.values()))) + 1)))
+        paths["convergence_plot"] = plot_loss(conv, run.file("convergence.png"),
+                                              title=f"{problem.name} — {cfg.method}: convergence")
     return paths

@@ -172,4 +172,12 @@ class ANNTrainer(_Base):
                                 "tanh", self.dtype, str(self.device))
 
 
-TRAINERS = {"fgrad": ForwardGradientTrainer, "bptt": BPTTTrainer, "ann": ANNTrainer}
+def _admm_trainer(cfg, compiled, objective, generator):
+    """ADMM with closed-form updates (imported lazily: :mod:`spikepde.train.admm`)."""
+    from .admm import ADMMTrainer
+
+    return ADMMTrainer(cfg, compiled, objective, generator)
+
+
+TRAINERS = {"fgrad": ForwardGradientTrainer, "bptt": BPTTTrainer, "ann": ANNTrainer,
+            "admm": _admm_trainer}
