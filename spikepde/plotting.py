@@ -73,7 +73,7 @@ def plot_fields(reference: ReferenceSolution, predicted: np.ndarray, path, *, ti
                 lo, hi = (vmin, vmax) if cmap != "magma" else (None, None)
                 _heat(a, axes[0], axes[1], vals, f"{t}, {tlabel}", names[0], names[1], cmap, lab, lo, hi)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, y=1.03)
     return _save(fig, path)
 
 

@@ -204,6 +204,7 @@ def _run(problem, cfg: SolveConfig, run: RunDir, state: dict | None, quiet: bool
                                  "elapsed": elapsed, "step": step, "method": cfg.method})
 
     if state is None:
+        history["initial_relative_l2"] = evaluate(trainer.surrogate(), reference)[0]["relative_l2"]
         checkpoint(0)   # a divergence before the first periodic checkpoint still leaves one
     old_term = signal.signal(signal.SIGTERM, _raise_interrupt) if _main_thread() else None
     try:
@@ -214,7 +215,7 @@ def _run(problem, cfg: SolveConfig, run: RunDir, state: dict | None, quiet: bool
     checkpoint(step)
     surrogate = trainer.surrogate()
     metrics, predicted = evaluate(surrogate, reference)
-    metrics.update(wall_time_s=elapsed, steps=step, method=cfg.method, problem=problem.name,
+    metrics.update(initial_relative_l2=history.get("initial_relative_l2"), wall_time_s=elapsed, steps=step, method=cfg.method, problem=problem.name,
                    final_loss_terms=trainer.terms(), parameters=problem.param_values(),
                    n_params=int(sum(p.numel() for p in trainer.params.values())))
     # trainer-specific diagnostics (e.g. ADMM's primal/dual residuals per iteration)

@@ -1,0 +1,117 @@
+"""End-to-end solves: every catalogue entry × every method on a tiny budget, determinism,
+resume after an interruption, divergence handling."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import spikepde
+from spikepde.errors import DivergenceError
+from spikepde.runs import load_checkpoint
+
+TINY = dict(interior_points=96, width=16, depth=2, T=4, K=8)
+ANN_TINY = dict(interior_points=96, lbfgs_steps=30)
+
+
+def _tiny(method):
+    return ANN_TINY if method == "ann" else TINY
+
+
+@pytest.mark.parametrize("name", spikepde.list_problems())
+@pytest.mark.parametrize("method", ["fgrad", "bptt", "ann"])
+def test_every_entry_and_method_reduces_the_error(name, method, tmp_path):
+    steps = {"fgrad": 40, "bptt": 40, "ann": 60}[method]
+    r = spikepde.solve(name, method=method, steps=steps, seed=0, out=tmp_path / "run", quiet=True,
+                       lr=1e-2, **_tiny(method))
+    m = r.metrics
+    assert np.isfinite(m["relative_l2"])
+    assert m["relative_l2"] < m["initial_relative_l2"], (m["relative_l2"], m["initial_relative_l2"])
+    for f in ("config.json", "metrics.json", "history.json", "checkpoint.pt", "fields.png", "loss.png"):
+        assert (tmp_path / "run" / f).stat().st_size > 0, f
+    state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert state["step"] == steps
+
+
+def test_surrogate_is_callable_on_new_points(tmp_path):
+    r = spikepde.solve("heat1d", method="bptt", steps=5, seed=0, out=None, quiet=True, **TINY)
+    u = r.surrogate(np.array([[0.5, 0.1], [0.25, 0.9]]))
+    assert u.shape == (2,) and np.all(np.isfinite(u))
+    with pytest.raises(ValueError, match="2 columns"):
+        r.surrogate(np.zeros((3, 3)))
+    assert r.paths == {}
+
+
+@pytest.mark.parametrize("method", ["fgrad", "bptt", "ann"])
+def test_same_seed_same_metrics(method, tmp_path):
+    runs = [spikepde.solve("burgers", method=method, steps=6, seed=3, out=tmp_path / str(i),
+                           quiet=True, **_tiny(method)) for i in range(2)]
+    a, b = (json.loads((tmp_path / str(i) / "metrics.json").read_text()) for i in range(2))
+    for m in (a, b):
+        m.pop("wall_time_s")
+    assert a == b
+    other = spikepde.solve("burgers", method=method, steps=6, seed=4, out=None, quiet=True, **_tiny(method))
+    assert other.metrics["relative_l2"] != a["relative_l2"]
+
+
+@pytest.mark.parametrize("method", ["fgrad", "bptt"])
+def test_resume_after_interrupt_reproduces_uninterrupted_run(method, tmp_path, monkeypatch):
+    opts = dict(TINY, checkpoint_every=4, log_every=2)
+    full = spikepde.solve("burgers", method=method, steps=12, seed=1, out=tmp_path / "full", quiet=True, **opts)
+    from spikepde.train import trainers
+    cls = trainers.TRAINERS[method]
+    original = cls.step
+    calls = {"n": 0}
+
+    def flaky(self):
+        calls["n"] += 1
+        if calls["n"] == 7:   # interrupted in the middle of step 7 (last checkpoint: step 4)
+            raise KeyboardInterrupt
+        return original(self)
+    monkeypatch.setattr(cls, "step", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        spikepde.solve("burgers", method=method, steps=12, seed=1, out=tmp_path / "cut", quiet=True, **opts)
+    assert load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["step"] == 6
+    monkeypatch.setattr(cls, "step", original)
+    resumed = spikepde.solve(out=tmp_path / "cut", resume=True, quiet=True)
+    assert resumed.metrics["relative_l2"] == full.metrics["relative_l2"]
+    assert resumed.metrics["final_loss_terms"] == full.metrics["final_loss_terms"]
+    for k in full.surrogate.params:
+        assert torch.equal(full.surrogate.params[k], resumed.surrogate.params[k])
+
+
+def test_divergence_stops_with_a_clear_message_and_keeps_a_good_checkpoint(tmp_path, monkeypatch):
+    from spikepde.train import trainers
+    original = trainers.BPTTTrainer.step
+    calls = {"n": 0}
+
+    def poisoned(self):
+        calls["n"] += 1
+        loss = original(self)
+        if calls["n"] >= 5:       # the optimizer blew up: parameters become NaN
+            with torch.no_grad():
+                next(iter(self.params.values())).fill_(float("nan"))
+        return loss
+    monkeypatch.setattr(trainers.BPTTTrainer, "step", poisoned)
+    with pytest.raises(DivergenceError, match="learning rate"):
+        spikepde.solve("poisson1d", method="bptt", steps=50, seed=0, out=tmp_path / "d", quiet=True,
+                       checkpoint_every=2, **TINY)
+    state = load_checkpoint(tmp_path / "d" / "checkpoint.pt")
+    assert state["step"] == 4
+    assert all(torch.isfinite(v).all() for v in state["trainer"]["params"].values())
+
+
+def test_parameters_change_the_problem_and_reference():
+    r1 = spikepde.solve("burgers", method="bptt", steps=2, out=None, quiet=True, **TINY)
+    r2 = spikepde.solve("burgers", method="bptt", steps=2, out=None, quiet=True, params={"nu": 0.02}, **TINY)
+    assert r2.metrics["parameters"]["nu"] == 0.02
+    assert not np.allclose(r1.reference.values, r2.reference.values)
+
+
+def test_bad_options_are_rejected():
+    with pytest.raises(TypeError, match="unknown solve option"):
+        spikepde.solve("burgers", steps=1, out=None, bogus=3)
+    with pytest.raises(ValueError, match="method"):
+        spikepde.solve("burgers", method="magic", steps=1, out=None)
+    with pytest.raises(spikepde.UnknownProblemError, match="burgers"):
+        spikepde.solve("no_such_problem", steps=1, out=None)
