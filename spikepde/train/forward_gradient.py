@@ -93,3 +93,65 @@ def forward_gradient(loss_fn: Callable[[Params], torch.Tensor], params: Params, 
     loss, d = directional_derivatives(loss_fn, params, directions)
     grads = {name: torch.tensordot(d, v, dims=1) / K for name, v in directions.items()}
     return loss, grads
+
+
+# --------------------------------------------------------------------------- fast path
+def directional_derivatives_fields(objective, net, params: Params,
+                                   directions: Params) -> tuple[torch.Tensor, torch.Tensor]:
+    """L(θ) and ∇L(θ)·v_k of an :class:`~spikepde.train.objective.Objective` on a spiking network.
+
+    The same numbers as :func:`directional_derivatives` of
+    ``lambda p: objective(SpikingField(net, p))`` (surrogate-jvp input derivatives), computed in
+    two stages:
+
+    1. **network**: every point set the loss reads (interior and each condition) is concatenated
+       and evaluated in *one* call of :func:`spikepde.snn.tangent.forward_jet_tangent`, with the
+       union of the multi-indices; it returns the fields ``u_α`` ``[N]`` and their directional
+       derivatives ``ũ_α,k`` ``[K, N]`` by hand-written forward mode (K as a batch axis).
+    2. **loss**: L is an element-wise function of the fields followed by means, so by the chain
+       rule ``∇L·v_k = Σ_α ⟨∂L/∂u_α, ũ_α,k⟩`` is the JVP of ``L(fields)`` along the field
+       tangents — evaluated with ``vmap(jvp)`` on ``[N]``-sized tensors only, which is cheap.
+
+    No reverse-mode autograd is involved.
+    """
+    from ..snn.tangent import forward_jet_tangent
+
+    requests = objective.field_requests()
+    union: set[tuple[int, ...]] = set()
+    for _, indices in requests:
+        union.update(tuple(a) for a in indices)
+    X_all = torch.cat([X for X, _ in requests]) if len(requests) > 1 else requests[0][0]
+    fields, tangents = forward_jet_tangent(net, params, X_all, sorted(union, key=sum), directions)
+    sizes = [X.shape[0] for X, _ in requests]
+    keys = list(fields)
+    field_parts = [dict(zip(keys, parts)) for parts in
+                   zip(*[fields[a].split(sizes, dim=0) for a in keys])]
+    tangent_parts = [dict(zip(keys, parts)) for parts in
+                     zip(*[tangents[a].split(sizes, dim=1) for a in keys])]
+
+    def loss_from_fields(parts):
+        return objective.total(objective.terms_from_fields(parts))
+
+    def one(tangent):
+        return jvp(loss_from_fields, (field_parts,), (tangent,))
+
+    losses, derivs = vmap(one)(tangent_parts)
+    return losses[0], derivs
+
+
+def forward_gradient_fields(objective, net, params: Params, K: int, generator: torch.Generator,
+                            distribution: str = "rademacher",
+                            groups: list[list[str]] | None = None) -> tuple[torch.Tensor, Params]:
+    """Fast :func:`forward_gradient` for ``objective(SpikingField(net, params))``.
+
+    Same directions (drawn by :func:`sample_directions` from ``generator`` in the same order),
+    same estimate ĝ = (1/K) Σ_k (∇L·v_k) v_k, same loss — computed by
+    :func:`directional_derivatives_fields` instead of ``vmap(jvp)`` over the whole network.
+    Valid for a :class:`~spikepde.snn.network.SpikingMLP` whose input derivatives come from the
+    ``surrogate-jvp`` estimator (the network's Taylor-mode jets); other estimators use the
+    reference path.
+    """
+    directions = sample_directions(params, K, generator, distribution, groups)
+    loss, d = directional_derivatives_fields(objective, net, params, directions)
+    grads = {name: torch.tensordot(d, v, dims=1) / K for name, v in directions.items()}
+    return loss, grads

@@ -92,6 +92,38 @@ class Objective:
             out[cond.name] = cond.residual(Xc, fields).square().mean()
         return out
 
+    # ------------------------------------------------------------ fields-level interface
+    # The fast forward-gradient path (``forward_gradient.forward_gradient_fields``) evaluates
+    # the network once on every point set, with its parameter tangents, and then needs the loss
+    # as a function of the fields alone. These two methods split ``terms`` at that seam.
+
+    def field_requests(self) -> list[tuple[torch.Tensor, list[tuple[int, ...]]]]:
+        """The point sets and multi-indices :meth:`terms` reads: interior first, then conditions.
+
+        ``terms_from_fields`` takes one fields dict per request, in this order.
+        """
+        out = [(self.points.interior,
+                [self._zero] if self._targets is not None else list(self.pde_indices))]
+        for cond, Xc in zip(self.compiled.conditions, self.points.conditions):
+            out.append((Xc, [tuple(a) for a in cond.derivatives]))
+        return out
+
+    def terms_from_fields(self, fields_list) -> dict[str, torch.Tensor]:
+        """:meth:`terms` given the fields at each of :meth:`field_requests` (same values).
+
+        The result is a cheap element-wise function of ``[N]``-sized tensors, so
+        ``vmap(jvp(...))`` of it over K field tangents costs little.
+        """
+        out = {}
+        X = self.points.interior
+        if self._targets is not None:
+            out["data"] = (fields_list[0][self._zero] - self._targets).square().mean()
+        else:
+            out["pde"] = self.compiled.residual(X, fields_list[0]).square().mean()
+        for cond, Xc, fields in zip(self.compiled.conditions, self.points.conditions, fields_list[1:]):
+            out[cond.name] = cond.residual(Xc, fields).square().mean()
+        return out
+
     def weights(self) -> dict[str, float]:
         """The weight of each term."""
         w = {"data": 1.0, "pde": self.pde_weight}

@@ -1,0 +1,352 @@
+"""Hand-written forward mode: K parameter tangents ride through the spiking network as a batch axis.
+
+The generic forward gradient (:func:`spikepde.train.forward_gradient.directional_derivatives`)
+evaluates ``vmap(jvp(loss))`` with ``torch.func``; every tensor op then pays the transforms'
+per-op dispatch, which costs 10–15× a plain loss evaluation at K = 16. This module computes the
+same numbers — the network output, its Taylor-mode input derivatives (the *jet*, see
+:mod:`spikepde.snn.jets`) and the directional derivatives of all of them along K parameter
+directions ``V_k`` — with plain tensor ops on buffers that carry K as an ordinary axis.
+
+Notation. For one hidden layer with weights ``W``, bias ``b`` and tangent directions
+``(V_k, c_k)``, a jet of spike trains ``s`` (entries α ∈ idx, shape ``[J, B, n]``) and its tangents
+``s̃`` (``[J, B, K, n]``):
+
+* **linear map**: ``I = s Wᵀ + b·[α = 0]`` and
+
+      Ĩ_k = s̃_k Wᵀ + s V_kᵀ + c_k·[α = 0],
+
+  the first product as one GEMM on ``[J·B·K, n]``, the second as one GEMM of ``s`` (``[J·B, n]``)
+  with all K directions stacked (``[n, K·m]``), whose output is already laid out ``[J, B, K, m]``.
+  That is why the tangent axis K sits *inside* the batch axis.
+* **membrane** (reset by subtraction; ``r`` is the reset jet, only its entry 0 when the reset
+  is detached):
+
+      v[t] = β v[t−1] − θ r[t−1] + I[t],      ṽ[t] = β ṽ[t−1] − θ r̃[t−1] + Ĩ[t]
+
+  with ``r̃ = 0`` when ``LIFConfig.detach_reset`` (the default) and ``r̃ = s̃`` otherwise;
+  ``reset="zero"`` multiplies by ``(1 − s₀[t−1])`` instead (and, not detached, adds
+  ``−β v[t−1] s̃₀[t−1]``, supported for plain forwards only, like :func:`lif.lif_scan_jet`).
+* **spike jet**: with ``x = v₀ − θ`` the value is ``H(x)`` and for α ≠ 0 Faà di Bruno gives
+  ``s_α = Σ_terms c σ^{(m)}(x) Π_{f ∈ F} v_f``. Differentiating once more along a parameter
+  direction (the value spike's tangent is ``σ'(x) ṽ₀``, as for the straight-through spike):
+
+      s̃_α = Σ_terms c [ σ^{(m+1)}(x) ṽ₀ Π_F v_f  +  σ^{(m)}(x) Σ_{i} ṽ_{f_i} Π_{l≠i} v_{f_l} ]
+
+  which is linear in the tangent jet: ``s̃_α = Σ_{α'} M_{α α'} ṽ_{α'}`` with coefficients
+  ``M`` (``[B, n]`` each, independent of K) computed once per step; applying M costs one
+  multiply-add per non-zero entry over ``[B, K, n]``.
+* **readout**: ``u = r̄ W_rᵀ + b_r·[α = 0]`` with the rates ``r̄ = (1/T) Σ_t s_L[t]``, and
+  ``ũ_k = r̃_k W_rᵀ + r̄ V_{r,k}ᵀ + c_{r,k}·[α = 0]``.
+
+The loop is **step-major**: at each time step every layer advances once, and only the running
+sum of the last layer's spikes is kept. Memory is therefore independent of T (the layer-major
+:meth:`SpikingMLP.forward_jet` stores ``[J, T, B, n]`` per layer, and back-propagation through
+time must keep every step). Per-step buffers are allocated once and written in place.
+
+Values equal :meth:`SpikingMLP.forward_jet` / :meth:`SpikingMLP.forward` and tangents equal
+``torch.func.jvp`` of them (``tests/test_tangent.py``); nothing here records an autograd graph.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch.func import jvp
+
+from .jets import closure, faa_di_bruno_plan
+from .network import SpikingMLP
+
+MultiIndex = tuple[int, ...]
+Params = dict[str, torch.Tensor]
+
+
+def surrogate_derivatives(surrogate, x: torch.Tensor, order: int) -> list[torch.Tensor]:
+    """``[σ'(x), …, σ^{(order)}(x)]``: closed forms up to 4, forward-mode JVPs of σ^{(4)} beyond."""
+    if order <= 4:
+        return surrogate.derivatives(x, order) if order else []
+    out = surrogate.derivatives(x, 4)
+    fn = lambda z: surrogate.derivatives(z, 4)[-1]
+    one = torch.ones_like(x)
+    for _ in range(order - 4):
+        prev = fn
+        fn = (lambda g: (lambda z: jvp(g, (z,), (one,))[1]))(prev)
+        out.append(fn(x))
+    return out
+
+
+def _tangent_plan(plan) -> tuple:
+    """For each jet entry j ≥ 1, the coefficient recipe of ``∂s_j/∂v_{j'}`` for every j'.
+
+    Returns a tuple over j ≥ 1 of tuples ``(j', recipe)`` where recipe lists
+    ``(count, m, factors)``: a term ``count · σ^{(m)} · Π_{f ∈ factors} v_f``. Entry j' = 0 collects
+    the ``σ^{(m+1)} ṽ₀ Π v`` parts, the others the product-rule parts.
+    """
+    out = []
+    for terms in plan:
+        coeffs: dict[int, list] = {}
+        for count, m, factors in terms:
+            coeffs.setdefault(0, []).append((count, m + 1, factors))
+            for i, f in enumerate(factors):
+                rest = factors[:i] + factors[i + 1:]
+                coeffs.setdefault(f, []).append((count, m, rest))
+        merged = []
+        for jp in sorted(coeffs):
+            acc: dict[tuple, int] = {}
+            for count, m, factors in coeffs[jp]:
+                key = (m, tuple(sorted(factors)))
+                acc[key] = acc.get(key, 0) + count
+            merged.append((jp, tuple((c, m, f) for (m, f), c in sorted(acc.items()))))
+        out.append(tuple(merged))
+    return tuple(out)
+
+
+def _poly(recipe, derivs, v, out=None):
+    """``Σ count · σ^{(m)} · Π v_f`` over a recipe (``derivs[m-1]`` = σ^{(m)}, v the jet)."""
+    acc = out
+    first = True
+    for count, m, factors in recipe:
+        term = derivs[m - 1]
+        for f in factors:
+            term = term * v[f]
+        if count != 1:
+            term = count * term
+        if first:
+            if acc is None:
+                acc = term.clone() if term is derivs[m - 1] else term
+            else:
+                acc.copy_(term)
+            first = False
+        else:
+            acc.add_(term)
+    return acc
+
+
+def _split_directions(net: SpikingMLP, directions: Params | None, params: Params):
+    """Per-layer ``(V [K, m, n] or None, c [K, m] or None)`` and K (0 without directions)."""
+    L = len(net.widths)
+    names = [(f"layers.{i}.weight", f"layers.{i}.bias") for i in range(L)]
+    names.append(("readout.weight", "readout.bias"))
+    if not directions:
+        return [(None, None)] * (L + 1), 0
+    K = next(iter(directions.values())).shape[0]
+    out = []
+    for wn, bn in names:
+        V = directions.get(wn)
+        c = directions.get(bn)
+        for name, t in ((wn, V), (bn, c)):
+            if t is not None and tuple(t.shape) != (K,) + tuple(params[name].shape):
+                raise ValueError(f"direction '{name}' has shape {tuple(t.shape)}, expected "
+                                 f"{(K,) + tuple(params[name].shape)}")
+        out.append((V, c))
+    unknown = set(directions) - {n for pair in names for n in pair}
+    if unknown:
+        raise ValueError(f"directions for unknown parameters: {sorted(unknown)}")
+    return out, K
+
+
+def forward_jet_tangent(net: SpikingMLP, params: Params, X: torch.Tensor,
+                        indices: Sequence[MultiIndex] | None = None,
+                        directions: Params | None = None):
+    """Output jet of ``net`` at ``X`` and its directional derivatives along K parameter directions.
+
+    Args:
+        net: the spiking network (its ``lif`` config decides reset and surrogate).
+        params: the parameter dict (``layers.{i}.weight`` …, ``readout.bias``).
+        X: ``[N, in_dim]`` inputs.
+        indices: the multi-indices wanted (their downward closure is computed); ``None`` means
+            the output only (the plain :meth:`SpikingMLP.forward`).
+        directions: dict name → ``[K, *shape]`` (as from
+            :func:`spikepde.train.forward_gradient.sample_directions`); a missing name has a zero
+            tangent. ``None`` computes the values only (a step-major, T-independent-memory
+            forward).
+    Returns:
+        ``(fields, tangents)``: dicts α → ``[N]`` (``[N, out_dim]`` when ``out_dim > 1``) and
+        α → ``[K, N]`` (``[K, N, out_dim]``), the latter ``None`` without directions. Both cover
+        every α of the closure of ``indices``.
+    """
+    d = net.in_dim
+    zero = (0,) * d
+    idx = tuple(closure(indices if indices is not None else [zero], d))
+    plan = faa_di_bruno_plan(idx)
+    tplan = _tangent_plan(plan)
+    order = max(sum(a) for a in idx)
+    J = len(idx)
+    lif = net.lif
+    if J > 1 and lif.reset == "zero" and not lif.detach_reset:
+        raise NotImplementedError("jets through a non-detached zero reset are not supported")
+    layer_dirs, K = _split_directions(net, directions, params)
+    with_tangent = K > 0
+    beta, theta = float(lif.beta), float(lif.threshold)
+    n_deriv = order + 1 if with_tangent else order
+    dtype, device = X.dtype, X.device
+    B = X.shape[0]
+    L = len(net.widths)
+    widths = net.widths
+
+    with torch.no_grad():
+        # ---- layer 0: constant current jet over time (and its tangents)
+        x = net.encode(X)
+        scale = net._encode_scale(X)
+        W0, b0 = params["layers.0.weight"], params["layers.0.bias"]
+        n0 = widths[0]
+        I0 = torch.zeros(J, B, n0, dtype=dtype, device=device)
+        # matmul, then bias: the same rounding as SpikingMLP.forward, hence the same spikes
+        torch.mm(x, W0.T, out=I0[0])
+        I0[0] += b0
+        for j, alpha in enumerate(idx):
+            if sum(alpha) == 1:
+                i = alpha.index(1)
+                I0[j] = W0[:, i] * scale[i]
+        I0t = None
+        if with_tangent:
+            V0, c0 = layer_dirs[0]
+            I0t = torch.zeros(J, B, K, n0, dtype=dtype, device=device)
+            if V0 is not None:
+                # x V_kᵀ for every k in one GEMM: [B, d] @ [d, K·n0] → [B, K, n0]
+                torch.mm(x, V0.reshape(K * n0, d).T, out=I0t[0].view(B, K * n0))
+                for j, alpha in enumerate(idx):
+                    if sum(alpha) == 1:
+                        i = alpha.index(1)
+                        I0t[j] = (V0[:, :, i] * scale[i])[None]
+            if c0 is not None:
+                I0t[0] += c0[None]
+
+        # ---- per-layer state, allocated once
+        v = [torch.empty(J, B, n, dtype=dtype, device=device) for n in widths]
+        s = [torch.empty(J, B, n, dtype=dtype, device=device) for n in widths]
+        cur = [None] + [torch.empty(J, B, n, dtype=dtype, device=device) for n in widths[1:]]
+        if with_tangent:
+            vt = [torch.empty(J, B, K, n, dtype=dtype, device=device) for n in widths]
+            st = [torch.empty(J, B, K, n, dtype=dtype, device=device) for n in widths]
+            curt = [None] + [torch.empty(J, B, K, n, dtype=dtype, device=device) for n in widths[1:]]
+        nL = widths[-1]
+        rate = torch.zeros(J, B, nL, dtype=dtype, device=device)
+        rate_t = torch.zeros(J, B, K, nL, dtype=dtype, device=device) if with_tangent else None
+        need_prev_v = with_tangent and lif.reset == "zero" and not lif.detach_reset
+        keep = torch.empty(B, max(widths), dtype=dtype, device=device)   # 1 − s₀ for zero reset
+
+        for t in range(net.T):
+            for l in range(L):
+                n = widths[l]
+                if l == 0:
+                    I, It = I0, I0t
+                else:
+                    I = cur[l]
+                    W, bias = params[f"layers.{l}.weight"], params[f"layers.{l}.bias"]
+                    sp = s[l - 1]
+                    torch.mm(sp.view(J * B, -1), W.T, out=I.view(J * B, n))
+                    I[0] += bias
+                    if with_tangent:
+                        It = curt[l]
+                        V, c = layer_dirs[l]
+                        torch.mm(st[l - 1].view(J * B * K, -1), W.T, out=It.view(J * B * K, n))
+                        if V is not None:
+                            # s V_kᵀ for all k at once; the [J·B, K·n] result is [J, B, K, n]
+                            It.view(J * B, K * n).addmm_(sp.view(J * B, -1), V.reshape(K * n, -1).T)
+                        if c is not None:
+                            It[0] += c
+                _lif_step(t, l, v, s, vt if with_tangent else None, st if with_tangent else None,
+                          I, It if with_tangent else None, lif, beta, theta, keep[:, :n],
+                          need_prev_v, plan, tplan, J, n_deriv, with_tangent)
+            rate += s[L - 1]
+            if with_tangent:
+                rate_t += st[L - 1]
+
+        # ---- readout of the mean rates
+        rate /= net.T
+        Wr, br = params["readout.weight"], params["readout.bias"]
+        out_dim = Wr.shape[0]
+        u = (rate.view(J * B, nL) @ Wr.T).view(J, B, out_dim)
+        u[0] += br
+        fields = {alpha: (u[j, :, 0] if net.out_dim == 1 else u[j]) for j, alpha in enumerate(idx)}
+        if not with_tangent:
+            return fields, None
+        rate_t /= net.T
+        Vr, cr = layer_dirs[L]
+        ut = (rate_t.view(J * B * K, nL) @ Wr.T).view(J, B, K, out_dim)
+        if Vr is not None:
+            ut.view(J * B, K * out_dim).addmm_(rate.view(J * B, nL), Vr.reshape(K * out_dim, nL).T)
+        if cr is not None:
+            ut[0] += cr
+        ut = ut.permute(0, 2, 1, 3)                                  # [J, K, B, out]
+        tangents = {alpha: (ut[j, :, :, 0].contiguous() if net.out_dim == 1 else ut[j].contiguous())
+                    for j, alpha in enumerate(idx)}
+        return fields, tangents
+
+
+def _lif_step(t, l, v, s, vt, st, I, It, lif, beta, theta, keep, need_prev_v, plan, tplan, J,
+              n_deriv, with_tangent):
+    """Advance layer ``l`` by one step in place: membrane, spike jet and their tangents."""
+    vl, sl = v[l], s[l]
+    if t == 0:
+        vl.copy_(I)
+        if with_tangent:
+            vt[l].copy_(It)
+    else:
+        s0 = sl[0]                                  # spikes of step t−1 (still in the buffer)
+        if lif.reset == "subtract":
+            if with_tangent:
+                vt[l].mul_(beta)
+                if not lif.detach_reset:
+                    vt[l].sub_(st[l], alpha=theta)
+                vt[l].add_(It)
+            vl.mul_(beta)
+            if lif.detach_reset:
+                vl[0].sub_(s0, alpha=theta)
+            else:
+                vl.sub_(sl, alpha=theta)
+            vl.add_(I)
+        elif lif.reset == "zero":
+            torch.sub(1.0, s0, out=keep)
+            keep.mul_(beta)
+            if with_tangent:
+                if need_prev_v:       # J == 1: ṽ = β(ṽ(1 − s) − v s̃) + Ĩ
+                    vt[l][0].mul_(keep[:, None, :])
+                    vt[l][0].sub_(beta * vl[0][:, None, :] * st[l][0])
+                else:
+                    vt[l].mul_(keep[None, :, None, :])
+                vt[l].add_(It)
+            vl.mul_(keep[None])
+            vl.add_(I)
+        else:
+            if with_tangent:
+                vt[l].mul_(beta).add_(It)
+            vl.mul_(beta).add_(I)
+
+    x = vl[0] - theta
+    sl[0].copy_(x >= 0)
+    if J == 1 and not with_tangent:
+        return
+    surrogate = lif.surrogate
+    derivs = surrogate_derivatives(surrogate, x, n_deriv)
+    if with_tangent:
+        # tangents first: the product-rule coefficients read the membrane jet, not s
+        vtl, stl = vt[l], st[l]
+        torch.mul(vtl[0], derivs[0][:, None, :], out=stl[0])
+        for j, entries in enumerate(tplan, start=1):
+            first = True
+            for jp, recipe in entries:
+                coef = _poly(recipe, derivs, vl)
+                if first:
+                    torch.mul(vtl[jp], coef[:, None, :], out=stl[j])
+                    first = False
+                else:
+                    stl[j].addcmul_(vtl[jp], coef[:, None, :])
+    for j, terms in enumerate(plan, start=1):
+        _poly(terms, derivs, vl, out=sl[j])
+
+
+def forward_tangent(net: SpikingMLP, params: Params, X: torch.Tensor, directions: Params | None):
+    """The plain output ``u(X)`` (``[N]``) and its K directional derivatives ``[K, N]``.
+
+    Equal to :meth:`SpikingMLP.forward` and to ``jvp`` of it along each direction; memory does
+    not grow with T (step-major loop).
+    """
+    zero = (0,) * net.in_dim
+    fields, tangents = forward_jet_tangent(net, params, X, [zero], directions)
+    return fields[zero], (tangents[zero] if tangents is not None else None)
+
+
+def forward_step_major(net: SpikingMLP, params: Params, X: torch.Tensor) -> torch.Tensor:
+    """:meth:`SpikingMLP.forward` values computed step-major (memory independent of T)."""
+    return forward_tangent(net, params, X, None)[0]
