@@ -27,13 +27,18 @@ import torch
 
 from .errors import CheckpointError
 
+TMP_SUFFIX = ".tmp"
+
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file and an atomic rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
     try:
+        # mkstemp creates the file 0600; give it the mode a plain open() would (or the mode of
+        # the file it replaces) so that run outputs stay readable by whoever could read them before
+        os.fchmod(fd, _target_mode(path))
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -44,6 +49,35 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def _target_mode(path: Path) -> int:
+    try:
+        return path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    # os.umask can only be read by setting it; set it straight back
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def remove_stale_temporaries(directory: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files a killed writer left in ``directory`` (never a finished file).
+
+    Only names this module creates (``.<name>.<random>.tmp``) are touched; returns what was removed.
+    """
+    removed = []
+    for tmp in Path(directory).glob(f".*{TMP_SUFFIX}"):
+        try:
+            tmp.unlink()
+            removed.append(tmp)
+        except OSError:   # another process's writer finished with it meanwhile
+            pass
+    return removed
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

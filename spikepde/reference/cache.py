@@ -17,10 +17,10 @@ Layout: ``<root>/references/<key>.npz`` with ``root = $SPIKEPDE_CACHE`` or ``~/.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -75,17 +75,11 @@ def write_entry(path: Path, solution: ReferenceSolution, key: str) -> None:
     arrays = solution.to_arrays()
     arrays["cache_key"] = np.array(key)
     arrays["checksum"] = np.array(_checksum(arrays))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from ..runs import atomic_write_bytes   # the package's one temporary-file-and-rename writer
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def read_entry(path: Path, key: str) -> ReferenceSolution | None:
