@@ -70,6 +70,11 @@ def _add_solve(sub):
     g.add_argument("--interior-points", type=int, help="collocation points (default: the problem's budget)")
     g.add_argument("--dtype", choices=["float32", "float64"], help="default float32 (ann: float64)")
     g.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    g = p.add_argument_group("run directory")
+    g.add_argument("--checkpoint-every", type=int, metavar="N",
+                   help="save a checkpoint every N steps (default 200); one is also saved on "
+                        "Ctrl-C/SIGTERM, and --resume continues from it")
+    g.add_argument("--log-every", type=int, metavar="N", help="log the loss terms every N steps (default 50)")
     _add_output_flags(p)
 
 
@@ -129,16 +134,34 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return COMMANDS[args.command](args)
-    except SpikePDEError as exc:
-        print(f"spikepde {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except (ValueError, TypeError, NotImplementedError) as exc:
-        print(f"spikepde {args.command}: error: {exc}", file=sys.stderr)
+    except (SpikePDEError, ValueError, TypeError, NotImplementedError, OSError) as exc:
+        print(f"spikepde {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"spikepde {args.command}: interrupted; the run directory holds the last checkpoint "
-              "(continue with 'spikepde solve --resume DIR')", file=sys.stderr)
+        print(f"spikepde {args.command}: {_interrupted(args)}", file=sys.stderr)
         return 130
+
+
+def _one_line(exc: BaseException) -> str:
+    """The exception's message on one line (scripts parse stderr line by line)."""
+    text = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+    return text or exc.__class__.__name__
+
+
+def _interrupted(args) -> str:
+    """What an interrupt left behind and how to continue (one line)."""
+    run_dir = getattr(args, "run_dir", None)
+    if args.command != "solve" or run_dir is None:
+        return "interrupted"
+    from .errors import CheckpointError
+    from .runs import load_checkpoint
+
+    try:
+        step = load_checkpoint(Path(run_dir) / "checkpoint.pt").get("step", "?")
+    except CheckpointError:
+        return f"interrupted before the first checkpoint; nothing to resume in {run_dir}"
+    return (f"interrupted; checkpoint at step {step} saved in {run_dir} "
+            f"(continue with: spikepde solve --resume {run_dir})")
 
 
 def _params(assignments):
@@ -175,13 +198,23 @@ def cmd_show(args) -> int:
 
 
 SOLVE_OPTIONS = ["width", "depth", "T", "surrogate", "estimator", "lr", "K", "perturbation",
-                 "directions", "lbfgs_steps", "interior_points", "dtype", "device"]
+                 "directions", "lbfgs_steps", "interior_points", "dtype", "device", "checkpoint_every",
+                 "log_every"]
 
 
 def cmd_solve(args) -> int:
     from .solve import solve
 
     if args.resume:
+        # the saved config.json is the run's definition; silently ignoring new settings would
+        # give a result the user did not ask for
+        given = [k for k in ["steps", *SOLVE_OPTIONS] if k != "device" and getattr(args, k) is not None]
+        if args.problem or args.out or args.param or given:
+            extra = ([args.problem] if args.problem else []) + (["--out"] if args.out else []) + \
+                (["--param"] if args.param else []) + [f"--{k.replace('_', '-')}" for k in given]
+            raise ValueError(f"--resume continues a run with the settings saved in its config.json; "
+                             f"drop {' '.join(extra)}")
+        args.run_dir = args.resume
         result = solve(out=args.resume, resume=True, quiet=args.quiet)
     else:
         if not args.problem:
@@ -189,6 +222,7 @@ def cmd_solve(args) -> int:
         options = {k: getattr(args, k) for k in SOLVE_OPTIONS if getattr(args, k) is not None}
         stem = Path(args.problem).stem
         out = args.out or f"runs/{stem}-{args.method}-s{args.seed}"
+        args.run_dir = out
         result = solve(args.problem, method=args.method, steps=args.steps, seed=args.seed, out=out,
                        params=_params(args.param), quiet=args.quiet, **options)
     return _report(result.metrics, result.paths, args)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import signal
 import sys
 import time
@@ -31,7 +32,7 @@ from .plotting import plot_fields, plot_loss
 from .problem.compile import compile_problem
 from .problem.spec import load_problem
 from .reference import get_reference
-from .runs import RunDir, load_checkpoint, read_json
+from .runs import RunDir, load_checkpoint, read_json, remove_stale_temporaries
 from .train.objective import Objective, TrainingPoints
 from .train.trainers import TRAINERS
 
@@ -88,9 +89,16 @@ class SolveConfig:
         c.dtype = c.dtype or ("float64" if c.method == "ann" else "float32")
         if c.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be float32 or float64, got '{c.dtype}'")
-        for name in ("steps", "K", "T", "width", "depth"):
+        for name in ("steps", "K", "T", "width", "depth", "ann_width", "ann_depth", "log_every",
+                     "checkpoint_every"):
             if getattr(c, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(c, name)}")
+        if c.interior_points is not None and c.interior_points < 1:
+            raise ValueError(f"interior_points must be >= 1, got {c.interior_points}")
+        if c.lbfgs_steps < 0:
+            raise ValueError(f"lbfgs_steps must be >= 0, got {c.lbfgs_steps}")
+        if not (math.isfinite(c.lr) and c.lr > 0):
+            raise ValueError(f"lr must be a positive finite number, got {c.lr}")
         return c
 
 
@@ -117,12 +125,45 @@ class RunResult:
     predicted: Any = None
 
 
-class _Interrupted(Exception):
-    pass
+class _StopRequests:
+    """SIGINT/SIGTERM handler that stops training *between* steps.
 
+    A KeyboardInterrupt raised at an arbitrary bytecode could land inside a step after the
+    optimizer moved the parameters or after the generator drew directions but before the step
+    counter moved on; a checkpoint of that state would resume to a different result. So the
+    first signal only records the request and the loop stops at the next step boundary, where
+    the state is consistent. A second signal (an impatient user) raises at once, and so does any
+    signal while ``immediate`` is set (the L-BFGS phase, which is never checkpointed mid-way).
+    """
 
-def _raise_interrupt(signum, frame):  # turn SIGTERM into the same path as Ctrl-C
-    raise KeyboardInterrupt(f"signal {signum}")
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.requested: int | None = None
+        self.immediate = False
+        self.at_boundary = False   # set when check() raised: the training state is consistent
+        self._old = {}
+
+    def __enter__(self):
+        if _main_thread():   # signal handlers can only be installed from the main thread
+            self._old = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc):
+        for s, old in self._old.items():
+            signal.signal(s, old)
+        return False
+
+    def _handle(self, signum, frame):
+        if self.immediate or self.requested is not None:
+            raise KeyboardInterrupt(f"signal {signum}")
+        self.requested = signum
+
+    def check(self) -> None:
+        """Raise KeyboardInterrupt if a stop was requested (call at a step boundary)."""
+        if self.requested is not None:
+            self.at_boundary = True
+            raise KeyboardInterrupt(f"signal {self.requested}")
 
 
 def solve(problem="burgers", method: str = "fgrad", steps: int | None = None, seed: int = 0,
@@ -144,8 +185,11 @@ def solve(problem="burgers", method: str = "fgrad", steps: int | None = None, se
     Returns:
         a :class:`RunResult`.
     """
+    if resume and out is not None and not Path(out).is_dir():
+        raise CheckpointError(f"{out}: no such run directory, nothing to resume")
     run = RunDir(out)
     if resume:
+        remove_stale_temporaries(run.path) if run else None   # left by a writer killed mid-write
         cfg, state = _resume_config(run)
         prob = load_problem(cfg.problem, **cfg.params)
     else:
@@ -173,9 +217,17 @@ def _resume_config(run: RunDir):
         raw = read_json(run.file("config.json"))
     except FileNotFoundError:
         raise CheckpointError(f"{run.path}: no config.json, nothing to resume") from None
+    except ValueError as exc:   # json.JSONDecodeError, UnicodeDecodeError
+        raise CheckpointError(f"{run.file('config.json')}: not valid JSON ({exc})") from None
+    if not isinstance(raw, dict):
+        raise CheckpointError(f"{run.file('config.json')}: expected a JSON object")
     fields = {f.name for f in dataclasses.fields(SolveConfig)}
     cfg = SolveConfig(**{k: v for k, v in raw.items() if k in fields})
     state = load_checkpoint(run.file("checkpoint.pt"))
+    missing = {"trainer", "history", "elapsed", "step"} - set(state) if isinstance(state, dict) else {"all"}
+    if missing:
+        raise CheckpointError(f"{run.file('checkpoint.pt')}: not a solve checkpoint "
+                              f"(missing {', '.join(sorted(missing))})")
     return cfg, state
 
 
@@ -191,28 +243,28 @@ def _run(problem, cfg: SolveConfig, run: RunDir, state: dict | None, quiet: bool
     elapsed = 0.0
     start_step = 0
     if state is not None:
-        trainer.load_state_dict(state["trainer"])
+        try:
+            trainer.load_state_dict(state["trainer"])
+        except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+            # e.g. config.json edited after the checkpoint was written (another width)
+            raise CheckpointError(f"{run.file('checkpoint.pt')}: does not match {run.file('config.json')} "
+                                  f"({exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+                                  ) from None
         history = state["history"]
         elapsed = float(state["elapsed"])
         start_step = int(state["step"])
     if run and state is None:
         run.write_json("config.json", dataclasses.asdict(cfg))
 
-    def checkpoint(step):
-        if run:
-            run.save_checkpoint({"trainer": trainer.state_dict(), "history": history,
-                                 "elapsed": elapsed, "step": step, "method": cfg.method})
-
+    checkpoint = _Checkpointer(run, trainer, history, cfg.method)
     if state is None:
         history["initial_relative_l2"] = evaluate(trainer.surrogate(), reference)[0]["relative_l2"]
-        checkpoint(0)   # a divergence before the first periodic checkpoint still leaves one
-    old_term = signal.signal(signal.SIGTERM, _raise_interrupt) if _main_thread() else None
-    try:
-        elapsed, step = _train_loop(trainer, cfg, history, start_step, elapsed, checkpoint, quiet)
-    finally:
-        if old_term is not None:
-            signal.signal(signal.SIGTERM, old_term)
-    checkpoint(step)
+        checkpoint(0, 0.0)   # a divergence before the first periodic checkpoint still leaves one
+    else:
+        checkpoint.last_step = start_step
+    with _StopRequests() as stop:
+        elapsed, step = _train_loop(trainer, cfg, history, start_step, elapsed, checkpoint, quiet, stop)
+    checkpoint(step, elapsed)
     surrogate = trainer.surrogate()
     metrics, predicted = evaluate(surrogate, reference)
     metrics.update(initial_relative_l2=history.get("initial_relative_l2"), wall_time_s=elapsed, steps=step, method=cfg.method, problem=problem.name,
@@ -230,6 +282,27 @@ def _run(problem, cfg: SolveConfig, run: RunDir, state: dict | None, quiet: bool
     return RunResult(metrics, surrogate, paths, history, cfg, problem, reference, predicted)
 
 
+class _Checkpointer:
+    """Saves the complete training state (trainer parameters, optimizer moments, the one RNG,
+    the logged history, the step and the wall time so far) and remembers the last step saved,
+    so that error messages can say which checkpoint a user can go back to."""
+
+    def __init__(self, run: RunDir, trainer, history: dict, method: str):
+        self.run, self.trainer, self.history, self.method = run, trainer, history, method
+        self.last_step: int | None = None
+
+    def __call__(self, step: int, elapsed: float) -> None:
+        if self.run:
+            self.run.save_checkpoint({"trainer": self.trainer.state_dict(), "history": self.history,
+                                      "elapsed": float(elapsed), "step": int(step), "method": self.method})
+            self.last_step = int(step)
+
+    def describe(self) -> str:
+        if not self.run or self.last_step is None:
+            return "no checkpoint was written (out=None)"
+        return f"the last good checkpoint (step {self.last_step}) is kept in {self.run.file('checkpoint.pt')}"
+
+
 def _main_thread() -> bool:
     import threading
 
@@ -243,40 +316,68 @@ def _progress(total, initial, quiet, desc):
     return tqdm(total=total, initial=initial, disable=disable, desc=desc, leave=False)
 
 
-def _train_loop(trainer, cfg, history, start, elapsed, checkpoint, quiet):
-    """Adam-style steps (then L-BFGS for ``ann``) with logging, checkpoints and a NaN guard."""
+def _train_loop(trainer, cfg, history, start, elapsed, checkpoint, quiet, stop: _StopRequests):
+    """Adam-style steps (then L-BFGS for ``ann``) with logging, checkpoints and a NaN guard.
+
+    On SIGINT/SIGTERM the loop finishes the current step, saves a checkpoint and raises
+    KeyboardInterrupt; an interrupt that did not come through ``stop`` (raised inside a step,
+    or a second Ctrl-C) may leave a half-done step, so it keeps the last periodic checkpoint.
+    """
     step = start
     bar = _progress(cfg.steps, start, quiet, f"{cfg.method}")
     t0 = time.perf_counter() - elapsed
+    in_lbfgs = False
     try:
         while step < cfg.steps:
             loss = trainer.step()
             step += 1
-            if not (loss == loss and abs(loss) != float("inf")) or not trainer.params_finite():
-                raise DivergenceError(
-                    f"training diverged at step {step} (loss = {loss}); the last good checkpoint "
-                    f"was kept. Try a smaller learning rate (now {cfg.lr:g})"
-                    + (f", more directions K (now {cfg.K})" if cfg.method == "fgrad" else "")
-                    + f" or a different T (now {cfg.T}).")
+            if not _finite(loss) or not trainer.params_finite():
+                raise DivergenceError(_divergence_message(cfg, step, loss, checkpoint))
             if step % cfg.log_every == 0 or step == cfg.steps:
                 _log(history, step, trainer, time.perf_counter() - t0)
                 bar.set_postfix(loss=f"{history['loss'][-1]:.3e}")
             bar.update(1)
             if step % cfg.checkpoint_every == 0:
-                elapsed = time.perf_counter() - t0
-                checkpoint(step)
+                checkpoint(step, time.perf_counter() - t0)
+            stop.check()
         if cfg.method == "ann" and cfg.lbfgs_steps > 0 and not history.get("lbfgs_done"):
+            # L-BFGS's own state (curvature pairs) is not checkpointed: an interrupted L-BFGS
+            # phase restarts from the parameters at the end of Adam, which reproduces the
+            # uninterrupted run exactly. So save that point and never overwrite it mid-phase.
+            if checkpoint.last_step != step:
+                checkpoint(step, time.perf_counter() - t0)
+            stop.check()
+            in_lbfgs = stop.immediate = True
             bar.set_description("ann (L-BFGS)")
-            trainer.lbfgs_step(cfg.lbfgs_steps)
+            loss = trainer.lbfgs_step(cfg.lbfgs_steps)
+            if not _finite(loss) or not trainer.params_finite():
+                raise DivergenceError(_divergence_message(cfg, step, loss, checkpoint, "L-BFGS"))
+            in_lbfgs = stop.immediate = False
             history["lbfgs_done"] = True
             _log(history, step + cfg.lbfgs_steps, trainer, time.perf_counter() - t0)
     except KeyboardInterrupt:
-        elapsed = time.perf_counter() - t0
-        checkpoint(step)
+        if stop.at_boundary and not in_lbfgs and checkpoint.last_step != step:
+            checkpoint(step, time.perf_counter() - t0)
         raise
     finally:
         bar.close()
     return time.perf_counter() - t0, step
+
+
+def _finite(loss: float) -> bool:
+    return math.isfinite(loss)
+
+
+def _divergence_message(cfg, step, loss, checkpoint, phase: str | None = None) -> str:
+    """One line: where it diverged, which checkpoint survives, and which settings to change."""
+    hints = [f"a smaller learning rate (--lr, now {cfg.lr:g})"]
+    if cfg.method == "fgrad":
+        hints.append(f"more directions (--K, now {cfg.K})")
+    if cfg.method != "ann":
+        hints.append(f"a different number of time steps (--T, now {cfg.T})")
+    what = f"during {phase} after step {step}" if phase else f"at step {step}"
+    return (f"training diverged {what} (loss = {loss}, or a parameter became NaN/Inf); "
+            f"{checkpoint.describe()}. Try {', '.join(hints[:-1]) + ' or ' + hints[-1] if len(hints) > 1 else hints[0]}.")
 
 
 def _log(history, step, trainer, elapsed):
