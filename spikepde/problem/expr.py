@@ -139,10 +139,32 @@ def parse_expression(text: str, names: Mapping[str, sympy.Basic], *,
         raise fail(f"formula cannot be parsed (nested too deeply or malformed); "
                    f"at most {MAX_DEPTH} levels of nesting are allowed") from None
     _check_tree_size(tree, fail)
-    result = _Builder(names, fail).build(tree.body)
-    if result.has(sympy.zoo, sympy.oo, -sympy.oo, sympy.nan):
-        raise fail(f"formula {text!r} is infinite or undefined (e.g. log(0))")
+    try:
+        result = _Builder(names, fail).build(tree.body)
+        if result.has(sympy.zoo, sympy.oo, -sympy.oo, sympy.nan):
+            raise fail(f"formula {text!r} is infinite or undefined (e.g. log(0))")
+        _check_constants_finite(result, text, fail)
+    except SpecError:
+        raise
+    except (ArithmeticError, ValueError, TypeError, RecursionError, MemoryError) as exc:
+        # sympy/mpmath evaluating a legal but absurd constant (exp(exp(exp(1000))))
+        raise fail(f"formula {text!r} cannot be evaluated ({exc.__class__.__name__}); "
+                   "its constants must be finite floating-point numbers") from None
     return result
+
+
+def _check_constants_finite(expr: sympy.Expr, text: str, fail) -> None:
+    """Refuse constants that overflow a float (``exp(1000)``) now rather than as an Inf at step 1.
+
+    Each maximal constant sub-expression is evaluated once (its parts are skipped).
+    """
+    walk = sympy.preorder_traversal(expr)
+    for node in walk:
+        if node.is_number:
+            walk.skip()
+            value = complex(node.evalf(17))
+            if not (math.isfinite(value.real) and math.isfinite(value.imag)):
+                raise fail(f"constant {node} in {text!r} is too large for a floating-point number")
 
 
 def _check_bracket_depth(text: str, fail) -> None:

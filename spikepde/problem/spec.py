@@ -162,12 +162,12 @@ class _Loader:
         if isinstance(value, bool):
             raise self.error(field, "expected a number or formula, found a boolean")
         if isinstance(value, (int, float)):
-            result = float(value)
+            result = float(value) if abs(value) < 1e308 else math.inf   # float(10**400) raises
         elif isinstance(value, str):
             expr = parse_expression(value, {}, file=self.file, field=field)
             if not expr.is_number:
                 raise self.error(field, f"expected a constant, found {value!r}")
-            result = complex(expr.evalf(17))
+            result = complex(expr.evalf(17))   # finite: parse_expression checked its constants
             if result.imag:
                 raise self.error(field, f"{value!r} is not a real number")
             result = result.real

@@ -1,0 +1,259 @@
+"""Whole problem specs under fuzzing: hostile formulas in every formula field, wrong types in
+every field, missing and unknown fields, random TOML-like tables, random and damaged files.
+
+Every input must end either in a valid Problem or in :class:`spikepde.errors.SpecError` naming
+the file (and the field, when one is to blame), within a bounded time — never another exception
+type, never a hang, never executed code. ``tests/test_expr.py`` fuzzes the formula parser on its
+own and ``tests/test_spec.py`` has one hand-written case per validation rule; this module
+combines them at the level of the whole spec. ``benchmarks/robustness.py`` runs the same
+strategies for thousands of examples with a fixed seed.
+"""
+from __future__ import annotations
+
+import copy
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from spikepde.errors import SpecError
+from spikepde.problem import Problem, load_problem, problem_from_dict
+
+SOURCE = "fuzz.toml"
+CATALOGUE = Path(__file__).resolve().parents[1] / "problems"
+# bases of different shapes: time-dependent 1-D, 2-D with an excluded box, operator conditions
+BASES = {name: tomllib.loads((CATALOGUE / f"{name}.toml").read_text())
+         for name in ("burgers", "poisson_lshape", "wave1d", "heat2d")}
+
+# a marker file that a payload would create if any user text were ever executed
+MARKER = Path("/tmp/spikepde-fuzz-pwned")
+
+HOSTILE_FORMULAS = [
+    f"__import__('os').system('touch {MARKER}')",
+    f"open('{MARKER}', 'w')",
+    "x.__class__.__base__.__subclasses__()",
+    "().__class__.__mro__[1].__subclasses__()",
+    "sin.__globals__['__builtins__']",
+    "(lambda: 1)()",
+    "[c for c in ()]",
+    "eval('1')",
+    "exec('import os')",
+    "getattr(x, '__dict__')",
+    "sympify('x')",
+    "x.func",
+    "u_t.real",
+    "__builtins__",
+    "9**9**9**9",
+    "((10**60)**60)**60",
+    "2**2**2**2**2**2",
+    "x**1000000",
+    "exp(exp(exp(exp(1000))))",
+    "1e999",
+    "-1e309",
+    "nan",
+    "oo",
+    "zoo",
+    "1/0",
+    "log(0)",
+    "sqrt(-1)",
+    "I",
+    "1j",
+    "x" * 5000,
+    "(" * 3000 + "x" + ")" * 3000,
+    "-" * 5000 + "x",
+    "+".join(["x"] * 4000),
+    "sin(" * 200 + "x" + ")" * 200,
+    "x" + "**x" * 500,
+    "\x00",
+    "x\n+\nt",
+    "# comment",
+    "x; import os",
+    "f'{x}'",
+    "b'x'",
+    "...",
+    "x if x else t",
+    "u(x, t)",
+    "Derivative(u, x)",
+    "Function('f')(x)",
+    "Symbol('evil')",
+    "unknown_symbol * x",
+    "u_xxxxxxxxxxxxxxxxxxxx",
+    "\u00e9t\u00e9 + x",
+    "\u2028x",
+    "ｘ + 1",   # fullwidth letters normalise to 'x' in Python identifiers
+]
+
+_scalar = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.integers(min_value=10**20, max_value=10**400),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30), st.sampled_from(HOSTILE_FORMULAS),
+)
+# any value a TOML table could hold (and some it could not: None, tuples, sets, bytes, objects)
+_value = st.recursive(
+    _scalar,
+    lambda inner: st.one_of(st.lists(inner, max_size=4),
+                            st.dictionaries(st.text(max_size=12), inner, max_size=4)),
+    max_leaves=12,
+)
+_weird = st.one_of(st.just(()), st.just({1, 2}), st.just(b"bytes"), st.just(object()),
+                   st.just(float("nan")), st.just(complex(1, 2)), st.just(2**4096),
+                   st.just([[[[[[[[[[[]]]]]]]]]]]))
+
+
+def _paths(node, prefix=()):
+    """Every path (tuple of keys and indices) into a nested dict/list spec."""
+    yield prefix
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _paths(value, prefix + (key,))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _paths(value, prefix + (i,))
+
+
+def _apply(spec, path, action, value):
+    """Delete, replace or add (an unknown key) at ``path`` of a deep copy of ``spec``."""
+    spec = copy.deepcopy(spec)
+    if not path:
+        return value if action == "replace" else spec
+    parent = spec
+    for key in path[:-1]:
+        parent = parent[key]
+    last = path[-1]
+    if action == "delete":
+        del parent[last]
+    elif action == "replace":
+        parent[last] = value
+    elif isinstance(parent[last], dict):
+        parent[last]["unknown_" + str(abs(hash(str(value))) % 1000)] = value
+    return spec
+
+
+@st.composite
+def mutated_specs(draw):
+    """A catalogue spec with 1-3 fields deleted, replaced (wrong type, hostile formula) or extended."""
+    spec = copy.deepcopy(BASES[draw(st.sampled_from(sorted(BASES)))])
+    for _ in range(draw(st.integers(1, 3))):
+        paths = list(_paths(spec))
+        path = draw(st.sampled_from(paths))
+        action = draw(st.sampled_from(["delete", "replace", "replace", "add"]))
+        value = draw(st.one_of(_value, _weird, st.sampled_from(HOSTILE_FORMULAS)))
+        if action == "delete" and not path:
+            continue
+        spec = _apply(spec, path, action, value)
+        if not isinstance(spec, dict):
+            break
+    return spec
+
+
+# keys that the spec format knows, so random tables hit real validation paths
+_KNOWN_KEYS = sorted({str(p[-1]) for base in BASES.values() for p in _paths(base)
+                      if p and isinstance(p[-1], str)})
+random_tables = st.dictionaries(st.one_of(st.sampled_from(_KNOWN_KEYS), st.text(max_size=10)),
+                                _value, max_size=8)
+
+
+def _check_rejection(exc: SpecError, file: str) -> None:
+    assert exc.file == file, (exc.file, str(exc))
+    assert file in str(exc)
+    if exc.field is not None:
+        assert f"'{exc.field}'" in str(exc)
+    assert "\n" not in str(exc).split(": ", 1)[0]     # the location prefix is one line
+
+
+def _build(spec, **overrides):
+    assert not MARKER.exists()
+    try:
+        problem = problem_from_dict(spec, source=SOURCE, **overrides)
+    except SpecError as exc:   # any other exception type fails the test
+        _check_rejection(exc, SOURCE)
+        return None
+    finally:
+        assert not MARKER.exists(), "user text was executed"
+    assert isinstance(problem, Problem)
+    return problem
+
+
+FUZZ = settings(max_examples=120, deadline=timedelta(seconds=2), database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@FUZZ
+@given(mutated_specs())
+def test_mutated_catalogue_specs_are_valid_or_a_spec_error(spec):
+    _build(spec)
+
+
+@FUZZ
+@given(st.sampled_from(sorted(BASES)), st.sampled_from(["pde.residual", "reference.exact",
+                                                       "conditions.0.value", "domain.x.1"]),
+       st.sampled_from(HOSTILE_FORMULAS))
+def test_hostile_formula_in_any_formula_field_names_that_field(base, where, formula):
+    spec = copy.deepcopy(BASES[base])
+    keys = [int(k) if k.isdigit() else k for k in where.split(".")]
+    node = spec
+    for k in keys[:-1]:
+        if isinstance(node, dict) and k not in node:
+            return   # this base has no such field
+        node = node[k]
+    if isinstance(node, dict) and keys[-1] not in node:
+        return
+    node[keys[-1]] = formula
+    try:
+        problem_from_dict(spec, source=SOURCE)
+    except SpecError as exc:
+        _check_rejection(exc, SOURCE)
+        # the error points at the field that holds the formula, not somewhere downstream
+        assert exc.field is not None and exc.field.startswith(where.split(".")[0]), (exc.field, where)
+    assert not MARKER.exists()
+
+
+@FUZZ
+@given(st.one_of(random_tables, _value, _weird))
+def test_random_tables_are_rejected_with_the_file(spec):
+    _build(spec)
+
+
+@FUZZ
+@given(st.sampled_from(sorted(BASES)),
+       st.dictionaries(st.one_of(st.sampled_from(["nu", "a", "c", "d", "x", "t", "u", "__class__"]),
+                                 st.text(max_size=8)),
+                       st.one_of(st.floats(), st.integers(), st.sampled_from(HOSTILE_FORMULAS),
+                                 st.text(max_size=20)), max_size=3))
+def test_parameter_overrides_are_validated(base, overrides):
+    _build(BASES[base], **overrides)
+
+
+def _damaged_text(draw):
+    """A catalogue file with random characters replaced, inserted or cut off."""
+    text = (CATALOGUE / f"{draw(st.sampled_from(sorted(BASES)))}.toml").read_text()
+    for _ in range(draw(st.integers(1, 4))):
+        i = draw(st.integers(0, len(text)))
+        kind = draw(st.sampled_from(["cut", "insert", "replace"]))
+        junk = draw(st.text(alphabet='=[]{}"\'\n ,.#-+*xtu_0123456789abc\\', min_size=1, max_size=8))
+        if kind == "cut":
+            text = text[:i]
+        elif kind == "insert":
+            text = text[:i] + junk + text[i:]
+        else:
+            text = text[:i] + junk + text[i + len(junk):]
+    return text.encode("utf-8")
+
+
+@FUZZ
+@given(st.one_of(st.binary(max_size=300), st.text(max_size=300).map(str.encode),
+                 st.composite(lambda draw: _damaged_text(draw))(),
+                 st.sampled_from([b"a = " + b"[" * 100_000, b"x = 1\n" * 40_000, b"\xff\xfe",
+                                  b"[pde]\nresidual = '" + b"(" * 10_000 + b"'"])))
+def test_random_files_load_or_give_a_spec_error_with_the_path(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("fuzz") / "spec.toml"
+    path.write_bytes(data)
+    try:
+        problem = load_problem(path)
+    except SpecError as exc:
+        _check_rejection(exc, str(path))
+    else:
+        assert isinstance(problem, Problem)
+    assert not MARKER.exists()
