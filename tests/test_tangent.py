@@ -142,3 +142,31 @@ def test_fast_path_uses_no_reverse_mode(monkeypatch):
         loss, grads = forward_gradient_fields(objective, net, params, 4, g)
         assert torch.isfinite(loss) and all(torch.isfinite(v).all() for v in grads.values())
         assert not loss.requires_grad
+
+
+@pytest.mark.parametrize("surrogate", ["sigmoid", "atan", "gaussian", "fast_sigmoid"])
+def test_surrogate_derivative_shortcuts_match_closed_forms(surrogate):
+    from spikepde.snn.tangent import surrogate_derivatives
+    sur = make_surrogate(surrogate)
+    x = torch.linspace(-3, 3, 101, dtype=torch.float64)
+    for order in range(1, 6):
+        got = surrogate_derivatives(sur, x, order)
+        ref = sur.derivatives(x, min(order, 4))
+        assert len(got) == order
+        for a, b in zip(got, ref):
+            assert torch.allclose(a, b, rtol=1e-12, atol=1e-12)
+    # the fifth derivative (by forward mode) against a finite difference of the fourth
+    h = 1e-4
+    fd = (sur.derivatives(x + h, 4)[3] - sur.derivatives(x - h, 4)[3]) / (2 * h)
+    scale = fd.abs().max()
+    mask = x.abs() > 0.05          # fast_sigmoid's derivatives jump at 0
+    assert ((surrogate_derivatives(sur, x, 5)[4] - fd)[mask].abs().max() / scale) < 1e-5
+
+
+def test_float32_spikes_agree_on_a_larger_network():
+    net, params, X, g = _net(widths=(64, 64, 64), T=16, out_dim=64, dtype=torch.float32)
+    X = torch.rand(600, 2, generator=g) * 2 - torch.tensor([1.0, 0.0])
+    params["readout.weight"] = torch.eye(64)
+    counts_ref = net.hidden_spikes(params, X, differentiable=False)[-1].sum(0)
+    counts = forward_step_major(net, params, X) * net.T
+    assert torch.equal(counts, counts_ref)

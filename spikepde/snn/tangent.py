@@ -48,6 +48,7 @@ Values equal :meth:`SpikingMLP.forward_jet` / :meth:`SpikingMLP.forward` and tan
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import torch
@@ -55,15 +56,37 @@ from torch.func import jvp
 
 from .jets import closure, faa_di_bruno_plan
 from .network import SpikingMLP
+from .surrogate import ATan, Sigmoid
 
 MultiIndex = tuple[int, ...]
 Params = dict[str, torch.Tensor]
 
 
 def surrogate_derivatives(surrogate, x: torch.Tensor, order: int) -> list[torch.Tensor]:
-    """``[σ'(x), …, σ^{(order)}(x)]``: closed forms up to 4, forward-mode JVPs of σ^{(4)} beyond."""
+    """``[σ'(x), …, σ^{(order)}(x)]``: closed forms up to 4, forward-mode JVPs of σ^{(4)} beyond.
+
+    ``Surrogate.derivatives`` always evaluates all four closed forms; the plain forward
+    gradient needs σ' only, so the common low orders are computed here with as few tensor ops
+    as possible (same formulas; ``tests/test_tangent.py`` compares them).
+    """
+    if order == 0:
+        return []
+    if order <= 2 and type(surrogate) is Sigmoid:
+        # σ' = k s (1 − s), σ'' = k² s (1 − s)(1 − 2s) with s = sigmoid(k x)
+        k = float(surrogate.slope)
+        sg = torch.sigmoid(x * k)
+        q = torch.rsub(sg, 1.0).mul_(sg)
+        d1 = q * k
+        if order == 1:
+            return [d1]
+        return [d1, sg.mul_(-2.0).add_(1.0).mul_(q).mul_(k * k)]
+    if order == 1 and type(surrogate) is ATan:
+        # σ' = (α/2) / (1 + (πα x/2)²)
+        a = 0.5 * math.pi * float(surrogate.alpha)
+        r = (x * a).square_().add_(1.0).reciprocal_()
+        return [r.mul_(0.5 * float(surrogate.alpha))]
     if order <= 4:
-        return surrogate.derivatives(x, order) if order else []
+        return surrogate.derivatives(x, order)
     out = surrogate.derivatives(x, 4)
     fn = lambda z: surrogate.derivatives(z, 4)[-1]
     one = torch.ones_like(x)
@@ -144,9 +167,14 @@ def _split_directions(net: SpikingMLP, directions: Params | None, params: Params
     return out, K
 
 
+#: default working-set size (elements of one ``[J, B, K, n]`` buffer) per batch chunk; the
+#: per-step element-wise work then stays in the CPU's cache instead of streaming from memory
+CHUNK_ELEMENTS = 1 << 19
+
+
 def forward_jet_tangent(net: SpikingMLP, params: Params, X: torch.Tensor,
                         indices: Sequence[MultiIndex] | None = None,
-                        directions: Params | None = None):
+                        directions: Params | None = None, chunk: int | None = None):
     """Output jet of ``net`` at ``X`` and its directional derivatives along K parameter directions.
 
     Args:
@@ -163,7 +191,29 @@ def forward_jet_tangent(net: SpikingMLP, params: Params, X: torch.Tensor,
         ``(fields, tangents)``: dicts α → ``[N]`` (``[N, out_dim]`` when ``out_dim > 1``) and
         α → ``[K, N]`` (``[K, N, out_dim]``), the latter ``None`` without directions. Both cover
         every α of the closure of ``indices``.
+        chunk: samples per block. The network acts on each sample independently, so the batch
+            is cut into blocks of ``chunk`` rows, run one after the other (default: blocks whose
+            ``[J, B, K, n]`` tangent buffer holds about :data:`CHUNK_ELEMENTS` numbers; 0 means
+            one block). Values do not depend on it.
     """
+    d = net.in_dim
+    J = len(closure(indices if indices is not None else [(0,) * d], d))
+    K = next(iter(directions.values())).shape[0] if directions else 0
+    N = X.shape[0]
+    if chunk is None:
+        chunk = max(256, CHUNK_ELEMENTS // (J * max(K, 1) * max(net.widths)))
+    if chunk <= 0 or chunk >= N:
+        return _forward_block(net, params, X, indices, directions)
+    parts = [_forward_block(net, params, Xc, indices, directions) for Xc in X.split(chunk)]
+    fields = {a: torch.cat([p[0][a] for p in parts]) for a in parts[0][0]}
+    if not K:
+        return fields, None
+    tangents = {a: torch.cat([p[1][a] for p in parts], dim=1) for a in parts[0][1]}
+    return fields, tangents
+
+
+def _forward_block(net, params, X, indices, directions):
+    """:func:`forward_jet_tangent` on one block of samples."""
     d = net.in_dim
     zero = (0,) * d
     idx = tuple(closure(indices if indices is not None else [zero], d))
@@ -286,10 +336,11 @@ def _lif_step(t, l, v, s, vt, st, I, It, lif, beta, theta, keep, need_prev_v, pl
         s0 = sl[0]                                  # spikes of step t−1 (still in the buffer)
         if lif.reset == "subtract":
             if with_tangent:
-                vt[l].mul_(beta)
+                torch.add(It, vt[l], alpha=beta, out=vt[l])          # ṽ ← Ĩ + β ṽ
                 if not lif.detach_reset:
                     vt[l].sub_(st[l], alpha=theta)
-                vt[l].add_(It)
+            # values: the reference's exact order of roundings, (β v − θ s) + I, so that
+            # float32 spikes agree bit for bit (a fused multiply-add would round differently)
             vl.mul_(beta)
             if lif.detach_reset:
                 vl[0].sub_(s0, alpha=theta)
@@ -310,7 +361,7 @@ def _lif_step(t, l, v, s, vt, st, I, It, lif, beta, theta, keep, need_prev_v, pl
             vl.add_(I)
         else:
             if with_tangent:
-                vt[l].mul_(beta).add_(It)
+                torch.add(It, vt[l], alpha=beta, out=vt[l])
             vl.mul_(beta).add_(I)
 
     x = vl[0] - theta
