@@ -555,22 +555,44 @@ def _ff_epoch(model, X, y, config, gen, opt, state, meter) -> list[float]:
     return (totals / max(n_batches, 1)).tolist()
 
 
-def _local_update(model, i, s_in, s_mean, loss_fn, config, meter) -> tuple[float, torch.Tensor]:
+def _local_update(model, i, s_in, s_mean, loss_fn, config, meter, mask=None) -> tuple[float, torch.Tensor]:
     """Layer i's local loss and backward, then its spikes (no gradient) for the next layer.
 
-    Returns ``(loss value, spikes [T, B, n_i])``. ``s_in``/``s_mean`` are detached inputs.
+    ``s_in`` is the layer's input (``[B, D]`` features or ``[T, B, n]`` spikes), ``s_mean`` its
+    time average, ``mask`` an optional dropout mask ``[B, n]`` applied to both. Returns
+    ``(loss value, boolean spikes [T, B, n_i])``.
     """
+    x_mean = s_mean if mask is None else s_mean * mask
     if meter is not None:
         meter.reset()
         with meter:
-            loss, stats = _layer_loss(model, i, s_mean, loss_fn, config)
+            loss, stats = _layer_loss(model, i, x_mean, loss_fn, config)
         meter.layer_bytes.append(meter.bytes)
     else:
-        loss, stats = _layer_loss(model, i, s_mean, loss_fn, config)
+        loss, stats = _layer_loss(model, i, x_mean, loss_fn, config)
     loss.backward()             # reaches only layer i: its input is detached
-    with torch.no_grad():
-        s_out = model.spikes(model.currents(i, s_in, *stats))
-    return float(loss.detach()), s_out
+    return float(loss.detach()), _generate(model, i, s_in, *stats, mask=mask)
+
+
+@torch.no_grad()
+def _generate(model, i, s_in, mu, inv, mask=None, chunk: int = 256) -> torch.Tensor:
+    """Layer i's spikes (the black box: no gradient), computed in batch chunks.
+
+    Spikes are stored as ``bool`` (they are 0/1) and the currents exist only for ``chunk``
+    samples at a time, so the peak is one layer's input and output spike trains at one byte per
+    spike — the FF memory argument (BPTT must keep float tensors of every layer and step).
+    """
+    B = s_in.shape[-2]
+    out = None
+    for b in range(0, B, chunk):
+        x = s_in[..., b: b + chunk, :].to(mu.dtype)
+        if mask is not None:
+            x = x * mask[b: b + chunk]
+        s = model.spikes(model.currents(i, x, mu, inv))
+        if out is None:
+            out = torch.empty((s.shape[0], B, s.shape[2]), dtype=torch.bool, device=s.device)
+        out[:, b: b + chunk] = s.bool()
+    return out
 
 
 def _layer_loss(model, i, s_mean, loss_fn, config):
@@ -579,12 +601,16 @@ def _layer_loss(model, i, s_mean, loss_fn, config):
     return loss_fn(a), (mu.detach(), inv.detach())
 
 
-def _drop(s_in, s_mean, p, gen):
-    """The same dropout mask on a layer's input spikes ``[T,B,n]`` (or ``[B,n]``) and their mean."""
+def _dropout_mask(shape, p, gen, like) -> torch.Tensor | None:
+    """Inverted-dropout mask ``[B, n]`` (None when p = 0), shared by the spikes and their mean."""
     if p <= 0:
-        return s_in, s_mean
-    mask = (torch.rand(s_mean.shape, generator=gen) >= p).to(s_mean.dtype).to(s_mean.device) / (1 - p)
-    return s_in * mask, s_mean * mask
+        return None
+    return (torch.rand(shape, generator=gen) >= p).to(like.dtype).to(like.device) / (1 - p)
+
+
+def _rates(s: torch.Tensor) -> torch.Tensor:
+    """Firing rates ``[B, n]`` of boolean spikes ``[T, B, n]`` without a float copy of the train."""
+    return s.sum(0, dtype=torch.float32) / s.shape[0]
 
 
 def _cwc_step(model, x, y, config, class_w, gen, meter) -> list[float]:
@@ -592,15 +618,15 @@ def _cwc_step(model, x, y, config, class_w, gen, meter) -> list[float]:
     s_in, s_mean, out = x, x, []
     weight = class_w[y]
     for i in range(model.n_layers):
-        s_in, s_mean = _drop(s_in, s_mean, config.dropout, gen)
+        mask = _dropout_mask(s_mean.shape, config.dropout, gen, s_mean)
         M = group_matrix(model.groups[i], model.n_classes)
 
         def loss_fn(a, M=M):
             logits = config.goodness_scale * ((a * a) @ M)
             return (F.cross_entropy(logits, y, reduction="none") * weight).sum() / weight.sum()
 
-        loss, s_in = _local_update(model, i, s_in, s_mean, loss_fn, config, meter)
-        s_mean = s_in.mean(0)
+        loss, s_in = _local_update(model, i, s_in, s_mean, loss_fn, config, meter, mask)
+        s_mean = _rates(s_in)
         out.append(loss)
     return out
 
@@ -614,15 +640,15 @@ def _hinton_step(model, x, y, config, class_w, gen, meter) -> list[float]:
     weight = class_w[y].repeat(2)
     s_in, s_mean, out = inp, inp, []
     for i in range(model.n_layers):
-        s_in, s_mean = _drop(s_in, s_mean, config.dropout, gen)
+        mask = _dropout_mask(s_mean.shape, config.dropout, gen, s_mean)
 
         def loss_fn(a):
             goodness = (a * a).mean(1)
             margin = sign * (goodness - config.hinton_threshold)
             return (F.softplus(-config.goodness_scale * margin) * weight).sum() / weight.sum()
 
-        loss, s_in = _local_update(model, i, s_in, s_mean, loss_fn, config, meter)
-        s_mean = s_in.mean(0)
+        loss, s_in = _local_update(model, i, s_in, s_mean, loss_fn, config, meter, mask)
+        s_mean = _rates(s_in)
         out.append(loss)
     return out
 

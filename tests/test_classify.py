@@ -1,0 +1,80 @@
+"""spikepde.classify: run directory, honest metrics, reproducibility, the ADMM contract, errors."""
+from __future__ import annotations
+
+import json
+import sys
+import types
+
+import pytest
+import torch
+
+from spikepde.classify import classify, load_classifier
+from spikepde.errors import DataError
+from spikepde.runs import load_checkpoint
+
+TINY = dict(hidden=(30, 30, 30), T=8, epochs=2, batch_size=64, lr=5e-3)
+
+
+def test_run_directory_and_metrics(tmp_path):
+    res = classify("digits", "ff", seed=0, out=tmp_path, quiet=True, **TINY)
+    for name in ("config.json", "metrics.json", "history.json", "checkpoint.pt", "confusion.png",
+                 "per_class_accuracy.png", "training.png", "raster.png"):
+        assert (tmp_path / name).is_file(), name
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["selection"] == "validation"
+    assert m["test_accuracy"] == pytest.approx(res.accuracy) and res.accuracy > 0.7
+    assert len(m["test_accuracy_per_layer"]) == 3 and len(m["per_class_accuracy"]) == 10
+    conf = torch.tensor(m["confusion_matrix"])
+    assert int(conf.sum()) == json.loads((tmp_path / "config.json").read_text())["split_sizes"]["test"]
+    assert float(conf.diag().sum()) / float(conf.sum()) == pytest.approx(res.accuracy)
+    for key in ("wall_time_s", "peak_rss_mb", "spike_rate", "synaptic_ops_per_sample",
+                "energy_pj_per_sample", "activation_bytes_held_for_update"):
+        assert m[key] > 0, key
+    assert 0 < m["spike_rate"] < 1
+    # checkpoint: weights_only-loadable and gives back the same predictions
+    state = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert state["method"] == "ff"
+    model, _ = load_classifier(tmp_path)
+    X = torch.randn(5, 64)
+    assert torch.allclose(model.predict(X), res.model.predict(X))
+
+
+def test_same_seed_same_numbers():
+    a = classify("digits", "ff", seed=3, quiet=True, plots=False, **TINY)
+    b = classify("digits", "ff", seed=3, quiet=True, plots=False, **TINY)
+    assert a.accuracy == b.accuracy and a.confusion == b.confusion
+    assert a.history["val_accuracy"] == b.history["val_accuracy"]
+
+
+def test_bptt_and_hinton_methods_run():
+    b = classify("digits", "bptt", quiet=True, plots=False, **{**TINY, "epochs": 1})
+    assert b.metrics["method"] == "bptt" and b.accuracy > 0.3
+    h = classify("digits", "ff", variant="hinton", quiet=True, plots=False, **{**TINY, "epochs": 1})
+    assert h.metrics["inference_passes"] == 10 and h.accuracy > 0.2
+
+
+def test_admm_contract(monkeypatch):
+    fake = types.ModuleType("spikepde.train.admm")
+    monkeypatch.setitem(sys.modules, "spikepde.train.admm", fake)
+    with pytest.raises(NotImplementedError, match="train_classifier"):
+        classify("digits", "admm", quiet=True, plots=False, epochs=1)
+    seen = {}
+
+    def train_classifier(X_train, y_train, X_val, y_val, *, hidden, T, seed, iterations, quiet):
+        seen.update(hidden=hidden, T=T, iterations=iterations, n_val=len(y_val))
+        W = torch.linalg.lstsq(X_train, torch.nn.functional.one_hot(y_train, 10).float()).solution
+        return (lambda X: X @ W), {"loss": [1.0]}, {"admm_note": "fake"}
+
+    fake.train_classifier = train_classifier
+    res = classify("digits", "admm", quiet=True, plots=False, epochs=3, hidden=(16, 16), T=4)
+    assert seen["hidden"] == (16, 16) and seen["T"] == 4 and seen["iterations"] == 3 and seen["n_val"] > 100
+    assert res.accuracy > 0.8 and res.metrics["admm_note"] == "fake" and res.metrics["selection"] == "validation"
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="unknown method"):
+        classify("digits", "sgd")
+    with pytest.raises(ValueError, match="unknown classify option"):
+        classify("digits", "ff", widths=(3,))
+    with pytest.raises(DataError, match="t10k-images"):
+        classify("mnist", "ff", data_dir="/nonexistent")
