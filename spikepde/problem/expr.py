@@ -165,6 +165,8 @@ def _check_constants_finite(expr: sympy.Expr, text: str, fail) -> None:
             value = complex(node.evalf(17))
             if not (math.isfinite(value.real) and math.isfinite(value.imag)):
                 raise fail(f"constant {node} in {text!r} is too large for a floating-point number")
+            if value.imag != 0:   # e.g. sqrt(-1): the solvers and surrogates are real-valued
+                raise fail(f"constant {node} in {text!r} is not a real number")
 
 
 def _check_bracket_depth(text: str, fail) -> None:
