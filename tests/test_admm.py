@@ -134,7 +134,7 @@ def test_tiny_classification_without_backprop(monkeypatch):
     Xtr, ytr, Xva, yva = _digits_small()
     predict, history, extra = A.train_classifier(Xtr, ytr, Xva, yva, hidden=128, T=4,
                                                  iterations=6, quiet=True)
-    acc = float((predict(Xva).argmax(1) == yva).mean())
+    acc = float((predict(Xva).argmax(1).numpy() == yva).mean())
     assert acc >= 0.7   # chance is 0.1; 400 training images, 6 iterations
     assert history["primal_residual"][-1] < history["primal_residual"][0]
     assert set(history) >= {"iteration", "primal_residual", "dual_residual", "objective",

@@ -510,7 +510,8 @@ def train_classifier(X_train, y_train, X_val, y_val, *, hidden: int | tuple = 25
         T: time steps; iterations: ADMM iterations.
         X_test, y_test: optional, for the convergence curve only (not used in any choice).
     Returns:
-        ``(predict_fn, history, extra_metrics)``: ``predict_fn(X) -> scores [N, C]`` (true LIF
+        ``(predict_fn, history, extra_metrics)``: ``predict_fn(X) -> scores [N, C]`` (a float64
+        tensor; true LIF
         forward pass of the learned weights, rate readout); ``history`` holds the convergence
         curves; the readout weights of the iteration with the best validation accuracy are kept.
     """
@@ -531,7 +532,7 @@ def train_classifier(X_train, y_train, X_val, y_val, *, hidden: int | tuple = 25
     engine.readout_least_squares()   # start from the best readout of the initial features
 
     def predict(p, X):
-        X = torch.as_tensor(np.asarray(X), dtype=dtype).reshape(len(X), -1)
+        X = torch.as_tensor(np.asarray(X.cpu() if torch.is_tensor(X) else X), dtype=dtype).reshape(len(X), -1)
         with torch.no_grad():
             return net.forward(p, X, differentiable=False)
 
@@ -565,7 +566,7 @@ def train_classifier(X_train, y_train, X_val, y_val, *, hidden: int | tuple = 25
              "admm_primal_reduction": (history["primal_residual"][0] / max(history["primal_residual"][-1], 1e-300)
                                        if history["primal_residual"] else float("nan")),
              "admm_config": dataclasses.asdict(cfg), "admm_hidden": list(widths), "admm_T": T}
-    return (lambda X: predict(best_params, X).numpy()), history, extra
+    return (lambda X: predict(best_params, X)), history, extra
 
 
 # ======================================================================== PDE rows
