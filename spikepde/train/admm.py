@@ -648,7 +648,9 @@ class PDEReadout:
             return False
         X = self.objective.points.interior
         J, _ = linearise(self._residual, X, self._probe(X, 1.0), "newton")
-        return all(float(j.std()) <= 1e-9 * (1 + float(j.abs().mean())) for j in J.values())
+        # constant up to the rounding of the working precision (float32: ~1e-8 relative)
+        tol = 1e-5 if X.dtype == torch.float32 else 1e-10
+        return all(float(j.std()) <= tol * (1 + float(j.abs().mean())) for j in J.values())
 
     # ------------------------------------------------------------ weak form
     def _setup_weak(self):
