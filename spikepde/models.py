@@ -112,6 +112,7 @@ class TrainedSurrogate:
     dtype: torch.dtype = torch.float32
     device: str = "cpu"
     meta: dict = field(default_factory=dict)
+    transform: Any = None          # hard constraint u = offset + factor · N (CompiledTransform)
 
     def predict(self, points, batch: int = 8192) -> np.ndarray:
         """u at ``points`` (``[N, d]``) as a float64 numpy array."""
@@ -125,9 +126,10 @@ class TrainedSurrogate:
         with torch.no_grad():
             for chunk in X.split(batch):
                 if self.kind == "spiking":
-                    out.append(self.net.forward(self.params, chunk, differentiable=False))
+                    N = self.net.forward(self.params, chunk, differentiable=False)
                 else:
-                    out.append(self.net.forward(self.params, chunk))
+                    N = self.net.forward(self.params, chunk)
+                out.append(N if self.transform is None else self.transform.value(chunk, N))
         return torch.cat(out).double().cpu().numpy()
 
     __call__ = predict

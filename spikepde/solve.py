@@ -76,6 +76,7 @@ class SolveConfig:
     lbfgs_steps: int = 5000
     dtype: str | None = None
     device: str = "cpu"
+    hard_constraints: bool = True
     log_every: int = 50
     checkpoint_every: int = 200
 
@@ -233,7 +234,9 @@ def _resume_config(run: RunDir):
 
 def _run(problem, cfg: SolveConfig, run: RunDir, state: dict | None, quiet: bool) -> RunResult:
     dtype = getattr(torch, cfg.dtype)
-    compiled = compile_problem(problem, dtype=dtype, device=cfg.device)
+    # ADMM's closed-form readout works on the untransformed output, so it keeps soft conditions
+    compiled = compile_problem(problem, dtype=dtype, device=cfg.device,
+                               hard_constraints=cfg.hard_constraints and cfg.method != "admm")
     reference = get_reference(problem)   # computed (or read from the cache) before training
     generator = torch.Generator().manual_seed(cfg.seed)
     points = TrainingPoints.sample(compiled, generator, interior=cfg.interior_points)

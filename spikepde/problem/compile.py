@@ -6,6 +6,8 @@ Conventions (docs/architecture.md): inputs are ``[N, d]`` tensors with columns i
 """
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Callable, Mapping
 
 import sympy
@@ -100,6 +102,64 @@ class CompiledCondition:
         return f"CompiledCondition({self.name}: {self.label})"
 
 
+class CompiledTransform:
+    """A :class:`~spikepde.problem.problem.HardConstraint` as torch functions.
+
+    ``apply(X, raw, indices)`` maps the network's fields ∂^β N to the solution's fields ∂^α u by
+    Leibniz's rule for ``u = offset + factor · N``; ``required(indices)`` lists the β it needs
+    (every β ≤ α).
+    """
+
+    def __init__(self, problem: Problem):
+        hc = problem.hard_constraint
+        subs = problem.substitutions()
+        self.offset = hc.offset.xreplace(subs)
+        self.factor = hc.factor.xreplace(subs)
+        self.enforces = tuple(hc.enforces)
+        self._symbols = problem.input_symbols
+        self._cache: dict[tuple, Callable] = {}
+
+    def _derivative(self, which: str, index: tuple[int, ...]):
+        key = (which, index)
+        if key not in self._cache:
+            expr = self.offset if which == "offset" else self.factor
+            for symbol, order in zip(self._symbols, index):
+                if order:
+                    expr = sympy.diff(expr, symbol, order)
+            self._cache[key] = numeric.build_evaluator(expr, self._symbols)
+        return self._cache[key]
+
+    def required(self, indices) -> list[tuple[int, ...]]:
+        """Every multi-index β ≤ α for the α in ``indices`` (what the network must provide)."""
+        out = set()
+        for alpha in indices:
+            for beta in itertools.product(*[range(k + 1) for k in alpha]):
+                out.add(tuple(beta))
+        return sorted(out, key=lambda m: (sum(m), m))
+
+    def apply(self, X: torch.Tensor, raw: Fields, indices) -> dict[tuple[int, ...], torch.Tensor]:
+        """∂^α u = ∂^α offset + Σ_{β≤α} C(α, β) ∂^{α−β} factor · ∂^β N, for α in ``indices``."""
+        cols = list(X.unbind(dim=1))
+        out = {}
+        for alpha in indices:
+            alpha = tuple(alpha)
+            total = _broadcast(self._derivative("offset", alpha)(cols, {}), X)
+            for beta in itertools.product(*[range(k + 1) for k in alpha]):
+                gamma = tuple(a - b for a, b in zip(alpha, beta))
+                coeff = math.prod(math.comb(a, b) for a, b in zip(alpha, beta))
+                f = self._derivative("factor", gamma)(cols, {})
+                if isinstance(f, float) and f == 0.0:
+                    continue
+                total = total + coeff * _broadcast(f, X) * raw[tuple(beta)]
+            out[alpha] = total
+        return out
+
+    def value(self, X: torch.Tensor, N: torch.Tensor) -> torch.Tensor:
+        """u = offset + factor · N at ``X``."""
+        zero = (0,) * X.shape[1]
+        return self.apply(X, {zero: N}, [zero])[zero]
+
+
 class CompiledProblem:
     """A Problem as torch functions (see docs/architecture.md).
 
@@ -111,7 +171,7 @@ class CompiledProblem:
     """
 
     def __init__(self, problem: Problem, dtype: torch.dtype = torch.float32,
-                 device: str | torch.device = "cpu"):
+                 device: str | torch.device = "cpu", hard_constraints: bool = True):
         self.problem = problem
         self.dtype, self.device = dtype, torch.device(device)
         self.input_names = problem.input_names
@@ -125,8 +185,13 @@ class CompiledProblem:
         self._residuals = [numeric.build_evaluator(r, variables, unknown=problem.u)
                            for r in residuals]
         self.n_residuals = len(residuals)
-        self.conditions = [CompiledCondition(i, c, problem, self._geometry)
-                           for i, c in enumerate(problem.conditions)]
+        self.all_conditions = [CompiledCondition(i, c, problem, self._geometry)
+                               for i, c in enumerate(problem.conditions)]
+        # with a hard constraint the enforced conditions hold for any network: they leave the loss
+        self.transform = (CompiledTransform(problem)
+                          if hard_constraints and problem.hard_constraint is not None else None)
+        enforced = self.transform.enforces if self.transform else ()
+        self.conditions = [c for i, c in enumerate(self.all_conditions) if i not in enforced]
         needed = {(0,) * problem.dim}
         for r in residuals:
             needed.update(_needed(r, problem))
@@ -188,9 +253,13 @@ class CompiledProblem:
 
 
 def compile_problem(problem: Problem, dtype: torch.dtype = torch.float32,
-                    device: str | torch.device = "cpu") -> CompiledProblem:
-    """Turn a Problem into torch samplers and residual functions at its current parameters."""
-    return CompiledProblem(problem, dtype=dtype, device=device)
+                    device: str | torch.device = "cpu", hard_constraints: bool = True) -> CompiledProblem:
+    """Turn a Problem into torch samplers and residual functions at its current parameters.
+
+    ``hard_constraints``: use the problem's output transform (if it has one), which satisfies
+    the enforced conditions exactly and removes them from ``conditions``.
+    """
+    return CompiledProblem(problem, dtype=dtype, device=device, hard_constraints=hard_constraints)
 
 
 def _needed(expr: sympy.Expr, problem: Problem) -> set[tuple[int, ...]]:

@@ -134,6 +134,22 @@ class ReferenceSpec:
 
 
 @dataclass(frozen=True)
+class HardConstraint:
+    """An output transform that satisfies some conditions exactly: ``u = offset + factor · N``.
+
+    ``N`` is the network's raw output; ``offset`` and ``factor`` are sympy expressions of the
+    inputs (and parameters) chosen so that every condition listed in ``enforces`` holds for any N
+    (e.g. Burgers: ``u = −sin(πx) + t (1 − x²) N`` satisfies u(x, 0) = −sin(πx) and u(±1, t) = 0).
+    Those conditions then leave the loss. The transform is affine in N, so derivatives follow by
+    Leibniz's rule: ``∂^α u = ∂^α offset + Σ_{β ≤ α} C(α, β) ∂^{α−β} factor · ∂^β N``.
+    """
+
+    offset: sympy.Expr
+    factor: sympy.Expr
+    enforces: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Problem:
     """A PDE problem (or a regression target) in sympy form. See docs/problem_format.md."""
 
@@ -158,6 +174,7 @@ class Problem:
     data_only: bool
     source: str
     spec: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    hard_constraint: HardConstraint | None = None
 
     # ----------------------------------------------------------------------------- basics
     @property

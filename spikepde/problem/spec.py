@@ -37,7 +37,8 @@ BUDGET_DEFAULTS = {
 }
 
 _TOP_KEYS = {"name", "title", "description", "kind", "variables", "domain", "parameters",
-             "definitions", "pde", "conditions", "reference", "budget", "literature"}
+             "definitions", "pde", "conditions", "reference", "budget", "literature",
+             "hard_constraint"}
 _PROBLEM_KINDS = ("pde", "regression")
 _VARIABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")        # no '_': it starts a derivative
 _PARAMETER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -205,6 +206,10 @@ class _Loader:
         residuals, conditions = self.pde_part(spec, data_only, with_u, plain, u, domain,
                                               excluded, space, time)
         exact, reference = self.reference(spec["reference"], plain, inputs, domain, data_only)
+        hard = None
+        if "hard_constraint" in spec:
+            hard = self.hard_constraint(spec["hard_constraint"], plain, conditions, symbols,
+                                        parameters, param_symbols, domain, excluded)
         return Problem(
             name=name, title=self.string(spec["title"], "title"),
             description=self.string(spec.get("description", ""), "description").strip(),
@@ -213,7 +218,54 @@ class _Loader:
             residuals=residuals, conditions=conditions, exact=exact, reference=reference,
             budget=self.budget(spec.get("budget", {})),
             literature=self.literature(spec.get("literature", [])),
-            data_only=data_only, source=self.file, spec=spec)
+            data_only=data_only, source=self.file, spec=spec, hard_constraint=hard)
+
+    def hard_constraint(self, value, plain, conditions, symbols, parameters, param_symbols,
+                        domain, excluded):
+        """``[hard_constraint]``: offset, factor, enforces — checked against the conditions."""
+        from spikepde.problem.problem import HardConstraint
+
+        table = self.table(value, "hard_constraint", {"offset", "factor", "enforces"},
+                           required=("offset", "factor", "enforces"))
+        offset = self.formula(table["offset"], "hard_constraint.offset", plain)
+        factor = self.formula(table["factor"], "hard_constraint.factor", plain)
+        enforces = table["enforces"]
+        if not isinstance(enforces, list) or not all(isinstance(i, int) and not isinstance(i, bool)
+                                                     for i in enforces):
+            raise self.error("hard_constraint.enforces", "expected a list of condition indices")
+        for i in enforces:
+            if not 0 <= i < len(conditions):
+                raise self.error("hard_constraint.enforces",
+                                 f"no condition {i} (there are {len(conditions)})")
+            self._check_enforced(i, conditions[i], offset, factor, symbols, parameters,
+                                 param_symbols, domain, excluded)
+        return HardConstraint(offset, factor, tuple(enforces))
+
+    def _check_enforced(self, i, condition, offset, factor, symbols, parameters, param_symbols,
+                        domain, excluded):
+        """The transform must satisfy condition i for every N: check at sample points of its faces."""
+        if condition.kind not in ("initial", "dirichlet"):
+            raise self.error("hard_constraint.enforces",
+                             f"condition {i} is '{condition.kind}'; only initial and dirichlet "
+                             "conditions can be enforced by the transform")
+        subs = {param_symbols[k]: sympy.Float(p.value) for k, p in parameters.items()}
+        for face in condition.faces:
+            var = symbols[face.variable]
+            box = domain if face.box is None else excluded[face.box]
+            where = box[face.variable][0 if face.side == "min" else 1]
+            others = [(name, s) for name, s in symbols.items() if name != face.variable]
+            for k in range(5):
+                point = {var: sympy.Float(where)}
+                # interior points of the face: fractions of each other variable's range
+                point.update({s: sympy.Float(domain[name][0] + (domain[name][1] - domain[name][0])
+                                             * (2 * k + 1) / 11) for name, s in others})
+                f = complex(factor.xreplace(subs).xreplace(point).evalf())
+                gap = complex((offset - condition.value).xreplace(subs).xreplace(point).evalf())
+                if abs(f) > 1e-9 or abs(gap) > 1e-9:
+                    raise self.error("hard_constraint",
+                                     f"the transform does not satisfy condition {i} "
+                                     f"({condition.kind} on {face.name}): at {point} the factor is "
+                                     f"{f.real:.3g} and offset − value is {gap.real:.3g}; both must be 0")
 
     def pde_part(self, spec, data_only, with_u, plain, u, domain, excluded, space, time):
         if data_only:

@@ -75,20 +75,33 @@ class Objective:
                 raise ValueError(f"regression problem '{compiled.problem.name}' needs a closed form")
             self._targets = compiled.exact(points.interior)
 
+    def _network_indices(self, indices) -> list[tuple[int, ...]]:
+        """What the network must give for ``indices`` of u (all lower ones under a transform)."""
+        transform = self.compiled.transform
+        return list(indices) if transform is None else transform.required(indices)
+
+    def _solution_fields(self, X, raw, indices):
+        """Fields of u from the network's raw fields (identity without a hard constraint)."""
+        transform = self.compiled.transform
+        return raw if transform is None else transform.apply(X, raw, indices)
+
+    def _model_fields(self, model: FieldModel, X, indices):
+        needed = self._network_indices(indices)
+        raw = {self._zero: model(X)} if needed == [self._zero] else model.fields(X, needed)
+        return self._solution_fields(X, raw, indices)
+
     def terms(self, model: FieldModel) -> dict[str, torch.Tensor]:
         """Each loss term (a scalar tensor) by name: ``pde`` or ``data``, then the conditions."""
         out = {}
         X = self.points.interior
         if self._targets is not None:
-            out["data"] = (model(X) - self._targets).square().mean()
+            u = self._model_fields(model, X, [self._zero])[self._zero]
+            out["data"] = (u - self._targets).square().mean()
         else:
-            fields = model.fields(X, self.pde_indices)
+            fields = self._model_fields(model, X, self.pde_indices)
             out["pde"] = self.compiled.residual(X, fields).square().mean()
         for cond, Xc in zip(self.compiled.conditions, self.points.conditions):
-            if cond.derivatives == [self._zero]:
-                fields = {self._zero: model(Xc)}
-            else:
-                fields = model.fields(Xc, cond.derivatives)
+            fields = self._model_fields(model, Xc, [tuple(a) for a in cond.derivatives])
             out[cond.name] = cond.residual(Xc, fields).square().mean()
         return out
 
@@ -102,10 +115,10 @@ class Objective:
 
         ``terms_from_fields`` takes one fields dict per request, in this order.
         """
-        out = [(self.points.interior,
-                [self._zero] if self._targets is not None else list(self.pde_indices))]
+        out = [(self.points.interior, self._network_indices(
+            [self._zero] if self._targets is not None else list(self.pde_indices)))]
         for cond, Xc in zip(self.compiled.conditions, self.points.conditions):
-            out.append((Xc, [tuple(a) for a in cond.derivatives]))
+            out.append((Xc, self._network_indices([tuple(a) for a in cond.derivatives])))
         return out
 
     def terms_from_fields(self, fields_list) -> dict[str, torch.Tensor]:
@@ -117,10 +130,13 @@ class Objective:
         out = {}
         X = self.points.interior
         if self._targets is not None:
-            out["data"] = (fields_list[0][self._zero] - self._targets).square().mean()
+            u = self._solution_fields(X, fields_list[0], [self._zero])[self._zero]
+            out["data"] = (u - self._targets).square().mean()
         else:
-            out["pde"] = self.compiled.residual(X, fields_list[0]).square().mean()
-        for cond, Xc, fields in zip(self.compiled.conditions, self.points.conditions, fields_list[1:]):
+            fields = self._solution_fields(X, fields_list[0], self.pde_indices)
+            out["pde"] = self.compiled.residual(X, fields).square().mean()
+        for cond, Xc, raw in zip(self.compiled.conditions, self.points.conditions, fields_list[1:]):
+            fields = self._solution_fields(Xc, raw, [tuple(a) for a in cond.derivatives])
             out[cond.name] = cond.residual(Xc, fields).square().mean()
         return out
 

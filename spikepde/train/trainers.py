@@ -20,7 +20,8 @@ from ..models import SpikingField, TanhField, TanhMLP, TrainedSurrogate
 from ..snn.lif import LIFConfig
 from ..snn.network import SpikingMLP
 from ..snn.surrogate import make_surrogate
-from .forward_gradient import forward_gradient
+from ..derivatives import SurrogateJVP
+from .forward_gradient import forward_gradient, forward_gradient_fields
 from .objective import Objective
 
 
@@ -78,7 +79,8 @@ class _SpikingBase(_Base):
 
     def surrogate(self) -> TrainedSurrogate:
         return TrainedSurrogate(self.net, _clone(self.params), tuple(self.compiled.input_names),
-                                "spiking", self.dtype, str(self.device))
+                                "spiking", self.dtype, str(self.device),
+                                transform=self.compiled.transform)
 
 
 class ForwardGradientTrainer(_SpikingBase):
@@ -92,9 +94,15 @@ class ForwardGradientTrainer(_SpikingBase):
             raise ValueError(f"perturbation must be 'global' or 'layerwise', got '{cfg.perturbation}'")
 
     def step(self) -> float:
-        loss_fn = lambda p: self.objective(self.field(p))  # noqa: E731
-        loss, grads = forward_gradient(loss_fn, self.params, self.cfg.K, self.generator,
-                                       self.cfg.directions, self.groups)
+        if isinstance(self.estimator, SurrogateJVP):
+            # hand-written K-tangent forward mode (spikepde.snn.tangent): same estimate as the
+            # vmap(jvp) reference below, without functorch's per-op overhead
+            loss, grads = forward_gradient_fields(self.objective, self.net, self.params, self.cfg.K,
+                                                  self.generator, self.cfg.directions, self.groups)
+        else:
+            loss_fn = lambda p: self.objective(self.field(p))  # noqa: E731
+            loss, grads = forward_gradient(loss_fn, self.params, self.cfg.K, self.generator,
+                                           self.cfg.directions, self.groups)
         for name, p in self.params.items():
             p.grad = grads[name]
         self.optimizer.step()
@@ -169,7 +177,8 @@ class ANNTrainer(_Base):
 
     def surrogate(self) -> TrainedSurrogate:
         return TrainedSurrogate(self.net, _clone(self.params), tuple(self.compiled.input_names),
-                                "tanh", self.dtype, str(self.device))
+                                "tanh", self.dtype, str(self.device),
+                                transform=self.compiled.transform)
 
 
 def _admm_trainer(cfg, compiled, objective, generator):
