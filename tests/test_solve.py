@@ -62,10 +62,10 @@ def test_same_seed_same_metrics(method, tmp_path):
                for k in other.surrogate.params), "the seed changes nothing"
 
 
-@pytest.mark.parametrize("method, how", [("fgrad", "signal"), ("bptt", "signal"),
-                                         ("fgrad", "raised mid-step")])
+@pytest.mark.parametrize("method, how", [("fgrad", "signal"), ("bptt", "signal"), ("ann", "signal"),
+                                         ("fgrad", "raised mid-step"), ("ann", "signal in L-BFGS")])
 def test_resume_after_interrupt_reproduces_uninterrupted_run(method, how, tmp_path, monkeypatch):
-    opts = dict(TINY, checkpoint_every=4, log_every=2)
+    opts = dict(_tiny(method), checkpoint_every=4, log_every=2)
     full = spikepde.solve("burgers", method=method, steps=12, seed=1, out=tmp_path / "full", quiet=True, **opts)
     from spikepde.train import trainers
     cls = trainers.TRAINERS[method]
@@ -84,10 +84,22 @@ def test_resume_after_interrupt_reproduces_uninterrupted_run(method, how, tmp_pa
             raise KeyboardInterrupt
         return original(self)
     monkeypatch.setattr(cls, "step", flaky)
+    if how == "signal in L-BFGS":
+        monkeypatch.setattr(cls, "step", original)
+        original_lbfgs = cls.lbfgs_step
+
+        def interrupted_lbfgs(self, iterations):
+            original_lbfgs(self, iterations // 2)    # half-way: parameters moved, L-BFGS state lost
+            signal.raise_signal(signal.SIGINT)       # raises at once during L-BFGS
+        monkeypatch.setattr(cls, "lbfgs_step", interrupted_lbfgs)
     with pytest.raises(KeyboardInterrupt):
         spikepde.solve("burgers", method=method, steps=12, seed=1, out=tmp_path / "cut", quiet=True, **opts)
-    assert load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["step"] == (7 if how == "signal" else 4)
+    # a signal mid-step finishes the step; an L-BFGS interrupt keeps the end-of-Adam checkpoint
+    expected = {"signal": 7, "raised mid-step": 4, "signal in L-BFGS": 12}[how]
+    assert load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["step"] == expected
     monkeypatch.setattr(cls, "step", original)
+    if how == "signal in L-BFGS":
+        monkeypatch.setattr(cls, "lbfgs_step", original_lbfgs)
     resumed = spikepde.solve(out=tmp_path / "cut", resume=True, quiet=True)
     assert resumed.metrics["relative_l2"] == full.metrics["relative_l2"]
     assert resumed.metrics["final_loss_terms"] == full.metrics["final_loss_terms"]
