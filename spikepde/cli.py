@@ -68,6 +68,9 @@ def _add_solve(sub):
     g.add_argument("--directions", choices=["rademacher", "gaussian"], help="fgrad: default rademacher")
     g.add_argument("--lbfgs-steps", type=int, help="ann: L-BFGS iterations after Adam (default 5000)")
     g.add_argument("--interior-points", type=int, help="collocation points (default: the problem's budget)")
+    g.add_argument("--soft-constraints", action="store_true",
+                   help="ignore the problem's [hard_constraint] output transform: train the "
+                        "initial/boundary conditions as loss terms instead")
     g.add_argument("--dtype", choices=["float32", "float64"], help="default float32 (ann: float64)")
     g.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     g = p.add_argument_group("run directory")
@@ -220,6 +223,8 @@ def cmd_solve(args) -> int:
         if not args.problem:
             raise ValueError("give a problem (see 'spikepde list') or --resume DIR")
         options = {k: getattr(args, k) for k in SOLVE_OPTIONS if getattr(args, k) is not None}
+        if args.soft_constraints:
+            options["hard_constraints"] = False
         stem = Path(args.problem).stem
         out = args.out or f"runs/{stem}-{args.method}-s{args.seed}"
         args.run_dir = out
