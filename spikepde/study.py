@@ -211,9 +211,10 @@ def _make_points(problem_arg, problem, settings: list[dict], *, method, steps, f
         if pid in seen:   # random search can draw one setting twice: run it once
             continue
         seen.add(pid)
-        columns = {"problem": problem.name, **{k: _plain(v) for k, v in fixed_params.items()},
-                   **{k: _plain(v) for k, v in fixed_options.items()}, **{k: _plain(v) for k, v in s.items()},
-                   **top}
+        # what varies first, then the per-study defaults and fixed settings
+        columns = {"problem": problem.name, **{k: _plain(v) for k, v in s.items()}, **top,
+                   **{k: _plain(v) for k, v in {**fixed_params, **fixed_options}.items()
+                      if k not in s}}
         task = {"problem": ref, **top, "params": params, "options": opts,
                 "run_dir": str((runs_dir / pid).resolve())}
         out.append(_Point(columns, task, pid))
@@ -311,7 +312,9 @@ def _read_table(path: Path):
     if not path.exists():
         return pd.DataFrame()
     try:
-        return pd.read_csv(path, float_precision="round_trip", keep_default_na=True)
+        # exact float round trip: pandas >= 3 does it by default (and deprecates the option)
+        exact = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
+        return pd.read_csv(path, **exact)
     except Exception as exc:  # written atomically, so this is someone else's file
         raise ValueError(f"{path}: cannot read the study table ({exc}); move it away to start "
                          "afresh") from exc
@@ -444,7 +447,7 @@ def _result_frame(path: Path, ids: list[str]):
     df = df[df["point_id"].isin(order)].copy()
     df = df.iloc[sorted(range(len(df)), key=lambda i: order[df["point_id"].iloc[i]])]
     if "error" in df:
-        df["error"] = df["error"].fillna("")
+        df["error"] = df["error"].astype(object).fillna("")
     return df.reset_index(drop=True)
 
 

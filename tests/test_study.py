@@ -9,6 +9,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import json
 import math
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -40,9 +41,9 @@ class CountingExecutor:
 
 
 def test_grid_table_columns_and_run_dirs(tmp_path):
-    df = study("poisson1d", {"T": [2, 4]}, seeds=2, out=tmp_path, executor="serial", **TINY)
-    assert len(df) == 4
-    assert list(df["T"]) == [2, 2, 4, 4] and list(df["seed"]) == [0, 1, 0, 1]
+    df = study("poisson1d", {"T": [2]}, seeds=2, out=tmp_path, executor="serial", **TINY)
+    assert len(df) == 2
+    assert list(df["T"]) == [2, 2] and list(df["seed"]) == [0, 1]
     assert (df["status"] == "ok").all() and (df["error"] == "").all()
     cols = list(df.columns)
     assert cols[:2] == ["point_id", "problem"]
@@ -54,9 +55,9 @@ def test_grid_table_columns_and_run_dirs(tmp_path):
     for run_dir in df["run_dir"]:
         assert Path(run_dir).parent == (tmp_path / "runs").resolve()
         assert (Path(run_dir) / "metrics.json").exists()
-    on_disk = pd.read_csv(tmp_path / "results.csv", float_precision="round_trip")
+    on_disk = st._read_table(tmp_path / "results.csv")
     assert on_disk["relative_l2"].tolist() == df["relative_l2"].tolist()
-    assert json.loads((tmp_path / "study.json").read_text())["grid"] == {"T": [2, 4]}
+    assert json.loads((tmp_path / "study.json").read_text())["grid"] == {"T": [2]}
 
 
 def test_resume_skips_finished_points(tmp_path):
@@ -64,27 +65,27 @@ def test_resume_skips_finished_points(tmp_path):
 
     def stop_after_two(row):
         calls.append(row["point_id"])
-        if len(calls) == 2:
+        if len(calls) == 1:
             raise KeyboardInterrupt("simulated kill")
 
     ex = CountingExecutor()
     with pytest.raises(KeyboardInterrupt):
-        study("poisson1d", {"T": [2, 4, 6]}, seeds=2, out=tmp_path, executor=ex,
+        study("poisson1d", {"T": [2, 4, 6]}, out=tmp_path, executor=ex,
               on_point=stop_after_two, **TINY)
     ex.close()
-    first = pd.read_csv(tmp_path / "results.csv", float_precision="round_trip")
-    assert len(first) == 2 and set(first["point_id"]) == set(calls)
+    first = st._read_table(tmp_path / "results.csv")
+    assert len(first) == 1 and set(first["point_id"]) == set(calls)
 
     ex2 = CountingExecutor()
-    df = study("poisson1d", {"T": [2, 4, 6]}, seeds=2, out=tmp_path, executor=ex2, **TINY)
+    df = study("poisson1d", {"T": [2, 4, 6]}, out=tmp_path, executor=ex2, **TINY)
     ex2.close()
-    assert ex2.submitted == 4                     # the two finished points were skipped
-    assert len(df) == 6 and (df["status"] == "ok").all()
+    assert ex2.submitted == 2                     # the finished point was skipped
+    assert len(df) == 3 and (df["status"] == "ok").all() and df["T"].tolist() == [2, 4, 6]
     kept = df.set_index("point_id").loc[first["point_id"], "relative_l2"].tolist()
     assert kept == first["relative_l2"].tolist()  # finished rows are kept as they were
 
     ex3 = CountingExecutor()                      # a third run has nothing left to do
-    again = study("poisson1d", {"T": [2, 4, 6]}, seeds=2, out=tmp_path, executor=ex3, **TINY)
+    again = study("poisson1d", {"T": [2, 4, 6]}, out=tmp_path, executor=ex3, **TINY)
     ex3.close()
     assert ex3.submitted == 0
     pd.testing.assert_frame_equal(again, df)
@@ -143,14 +144,16 @@ def test_same_seeds_same_numbers(tmp_path):
 def test_process_pool_equals_dask_local_cluster(tmp_path):
     distributed = pytest.importorskip("dask.distributed")
     grid = {"T": [2, 4]}
-    pool = study("poisson1d", grid, seeds=2, out=tmp_path / "pool", workers=2, **TINY)
+    pool = study("poisson1d", grid, seeds=[5], out=tmp_path / "pool", workers=2, **TINY)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   host="127.0.0.1", dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
-        dask = study("poisson1d", grid, seeds=2, out=tmp_path / "dask", executor=client, **TINY)
-    assert (pool["status"] == "ok").all() and len(pool) == 4
+        dask = study("poisson1d", grid, seeds=[5], out=tmp_path / "dask", executor=client, **TINY)
+    assert (pool["status"] == "ok").all() and len(pool) == 2
     pd.testing.assert_frame_equal(_comparable(pool), _comparable(dask))
-    assert pool["worker"].nunique() >= 1 and not set(pool["worker"]) & set(dask["worker"])
+    # both ran in other processes than this one
+    for w in [*pool["worker"], *dask["worker"]]:
+        assert w.rsplit(":", 1)[1] != str(os.getpid())
 
 
 def test_problem_parameters_random_search_and_key_errors(tmp_path):
@@ -200,12 +203,12 @@ def test_sweep_command_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(st, "study", lambda *a, **k: real(
         *a, **{**k, "interior_points": 64, "width": 8, "executor": "serial"}))
     out = tmp_path / "s"
-    argv = ["sweep", "poisson1d", "--grid", "T=2,4", "--seeds", "2", "--steps", "2",
+    argv = ["sweep", "poisson1d", "--grid", "T=2,4", "--seeds", "1", "--steps", "2",
             "--method", "bptt", "--out", str(out), "--plot", "--quiet"]
     assert main(argv) == 0
     text = capsys.readouterr().out
-    assert "relative_l2_mean" in text and "4 points, 4 ok" in text
+    assert "relative_l2_mean" in text and "2 points, 2 ok" in text
     assert (out / "relative_l2_vs_T.png").exists()
     assert main(argv + ["--json"]) == 0
     records = json.loads(capsys.readouterr().out)
-    assert [r["T"] for r in records] == [2, 2, 4, 4] and [r["seed"] for r in records] == [0, 1, 0, 1]
+    assert [r["T"] for r in records] == [2, 4] and [r["seed"] for r in records] == [0, 0]
