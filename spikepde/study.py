@@ -65,6 +65,7 @@ import math
 import os
 import random as _random
 import socket
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -764,3 +765,15 @@ def write_plots(df, out, keys: list[str], metric: str = "relative_l2") -> list[P
         paths.append(out / f"heatmap_{metric}_{keys[0]}_{keys[1]}.png")
         plot_study(df, x=keys[0], y=keys[1], value=metric, path=paths[-1])
     return paths
+
+
+# ``spikepde.study`` is both this module and, in the package namespace, the function
+# :func:`study`. Importing the module (``import spikepde.study``, or the package's lazy wrapper
+# on its first call) rebinds the package attribute to the module, so the module itself must be
+# callable for ``spikepde.study(...)`` to keep working.
+class _CallableModule(type(sys.modules[__name__])):
+    def __call__(self, *args, **kwargs):
+        return study(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -212,3 +212,12 @@ def test_sweep_command_line(tmp_path, monkeypatch, capsys):
     assert main(argv + ["--json"]) == 0
     records = json.loads(capsys.readouterr().out)
     assert [r["T"] for r in records] == [2, 4] and [r["seed"] for r in records] == [0, 0]
+
+
+def test_spikepde_study_stays_callable_after_importing_the_module(tmp_path):
+    import spikepde
+    import spikepde.study  # noqa: F401  (rebinds the package attribute to the module)
+
+    with pytest.raises(ValueError, match="unknown study key"):
+        spikepde.study("poisson1d", {"nope": [1]}, out=tmp_path, executor="serial")
+    assert callable(spikepde.study.plot_study)
