@@ -99,7 +99,7 @@ Python {platform.python_version()}, torch {torch.__version__}).
 
 Load average (1, 5, 15 min) before the serial run {_fmt(load[0])}, after it {_fmt(load[1])},
 after the pool run {_fmt(load[2])}. A load above the core count means other processes shared the
-machine during the measurement, which disturbs both timings and their ratio.
+machine during the measurement, which disturbs both timings and their ratio.{_disturbed(load, speedup, available_cores())}
 
 Serial and pool tables identical (all columns but timings and paths): {same}; largest
 difference in relative L2: {diff:.3g} (the serial run uses {torch.get_num_threads()} torch
@@ -124,6 +124,15 @@ Mean and spread over the two seeds:
     print(md)
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
+
+
+def _disturbed(load, speedup, cores) -> str:
+    if max(la[0] for la in load) <= cores and speedup <= cores:
+        return ""
+    return (f"\n\n**These timings are disturbed**: the load average exceeded the {cores} cores"
+            + (f" and the speed-up exceeds the core count, which parallelism alone cannot give"
+               if speedup > cores else "")
+            + ". Rerun on an idle machine for a clean number (expect at most the core count).")
 
 
 def _fmt(la) -> str:
