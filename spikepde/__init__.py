@@ -35,6 +35,13 @@ def study(*args, **kwargs):
     return _study(*args, **kwargs)
 
 
-__all__ = ["load_problem", "list_problems", "compile_problem", "get_reference", "solve",
+def plot_study(*args, **kwargs):
+    """Plot a study table; see :func:`spikepde.study.plot_study`."""
+    import importlib
+
+    return importlib.import_module("spikepde.study").plot_study(*args, **kwargs)
+
+
+__all__ = ["plot_study", "load_problem", "list_problems", "compile_problem", "get_reference", "solve",
            "SolveConfig", "RunResult", "classify", "study", "SpikePDEError", "SpecError",
            "UnknownProblemError", "DivergenceError", "DataError", "CheckpointError"]

@@ -116,15 +116,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output_flags(p)
     p = sub.add_parser("sweep", help="a parameter study over a grid of settings",
                        epilog=EXAMPLES["sweep"], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("problem")
-    p.add_argument("--grid", action="append", default=[], metavar="NAME=V1,V2,...")
-    p.add_argument("--seeds", type=int, default=1)
-    p.add_argument("--steps", type=int)
-    p.add_argument("--method", default="fgrad")
-    p.add_argument("--out", required=True)
-    p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
+    p.add_argument("problem", help="catalogue name or .toml file")
+    p.add_argument("--grid", action="append", default=[], metavar="NAME=V1,V2,...",
+                   help="a varied setting: a problem parameter (nu=...), a solve option (T=, K=, "
+                        "width=, lr=, method=...) or seed=; repeat for a full grid")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="a fixed solve option for every point, e.g. --set interior_points=512")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="a fixed problem parameter for every point")
+    p.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 per setting (default 1)")
+    p.add_argument("--steps", type=int, help="training steps per point (default: the problem's budget)")
+    p.add_argument("--method", default="fgrad", help="fgrad (default), bptt, ann or admm")
+    p.add_argument("--out", required=True, help="study directory: results.csv, runs/, plots")
+    p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786 ('local' "
+                                       "starts a LocalCluster)")
     p.add_argument("--workers", type=int, help="local processes (default: cores)")
-    p.add_argument("--plot", action="store_true")
+    p.add_argument("--plot", action="store_true", help="write metric-vs-parameter and heatmap plots")
     _add_output_flags(p)
     return parser
 

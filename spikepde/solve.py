@@ -77,6 +77,7 @@ class SolveConfig:
     dtype: str | None = None
     device: str = "cpu"
     hard_constraints: bool = True
+    plots: bool = True
     log_every: int = 50
     checkpoint_every: int = 200
 
@@ -398,6 +399,8 @@ def _write_outputs(run: RunDir, metrics, history, reference, predicted, problem,
     paths = {"config": run.file("config.json"), "checkpoint": run.file("checkpoint.pt")}
     paths["metrics"] = run.write_json("metrics.json", metrics)
     paths["history"] = run.write_json("history.json", history)
+    if not cfg.plots:   # parameter studies skip the plots: they cost more than a tiny solve
+        return paths
     title = f"{problem.name} — {cfg.method}: relative L2 {metrics['relative_l2']:.3g}"
     paths["error_plot"] = plot_fields(reference, predicted, run.file("fields.png"), title=title)
     paths["loss_plot"] = plot_loss(history, run.file("loss.png"), title=f"{problem.name} — {cfg.method}")

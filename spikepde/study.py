@@ -280,9 +280,11 @@ def run_point(task: dict) -> dict:
             except CheckpointError:
                 result = None
         if result is None:
+            # per-point plots cost more than a tiny solve; a study plots its table instead
+            options = {"plots": False, **task["options"]}
             result = solve(task["problem"], method=task["method"], steps=task["steps"],
                            seed=task["seed"], out=run_dir, quiet=True, params=task["params"] or None,
-                           **task["options"])
+                           **options)
         row["status"] = "ok"
         row.update(_flatten_metrics(result.metrics))
         row["error"] = ""
@@ -724,13 +726,16 @@ def study_from_cli(args) -> int:
     records with ``--json``, else the per-setting summary; returns 0.
     """
     grid = parse_grid(getattr(args, "grid", []) or [])
+    fixed = {k: v[0] for k, v in parse_grid(getattr(args, "set", []) or []).items()}
+    params = {k: v[0] for k, v in parse_grid(getattr(args, "param", []) or []).items()}
     seeds = getattr(args, "seeds", None)
     if "seed" in grid:
         seeds = None
     df = study(args.problem, grid, seeds=seeds, steps=getattr(args, "steps", None),
                method=getattr(args, "method", None) or "fgrad", out=args.out,
                scheduler=getattr(args, "scheduler", None), workers=getattr(args, "workers", None),
-               quiet=getattr(args, "quiet", False) or getattr(args, "json", False))
+               quiet=getattr(args, "quiet", False) or getattr(args, "json", False),
+               params=params or None, **fixed)
     written = []
     if getattr(args, "plot", False) and len(df):
         written = write_plots(df, args.out, keys=[k for k in grid if k != "seed"])

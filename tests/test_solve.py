@@ -12,7 +12,7 @@ from spikepde.errors import DivergenceError
 from spikepde.runs import load_checkpoint
 
 TINY = dict(interior_points=96, width=16, depth=2, T=4, K=8)
-ANN_TINY = dict(interior_points=96, lbfgs_steps=30)
+ANN_TINY = dict(interior_points=96, lbfgs_steps=50)
 
 
 def _tiny(method):
@@ -23,8 +23,9 @@ def _tiny(method):
 @pytest.mark.parametrize("method", ["fgrad", "bptt", "ann"])
 def test_every_entry_and_method_reduces_the_error(name, method, tmp_path):
     steps = {"fgrad": 40, "bptt": 40, "ann": 60}[method]
+    lr = None if method == "ann" else 1e-2   # ann: its default 1e-3 (large residuals overshoot)
     r = spikepde.solve(name, method=method, steps=steps, seed=0, out=tmp_path / "run", quiet=True,
-                       lr=1e-2, **_tiny(method))
+                       lr=lr, **_tiny(method))
     m = r.metrics
     assert np.isfinite(m["relative_l2"])
     assert m["relative_l2"] < m["initial_relative_l2"], (m["relative_l2"], m["initial_relative_l2"])
