@@ -87,7 +87,9 @@ def main(argv=None) -> int:
             if not path.exists() or path.read_text(encoding="utf-8") != text:
                 stale.append(str(path))
         else:
-            path.write_text(text, encoding="utf-8")
+            from .runs import atomic_write_text
+
+            atomic_write_text(path, text)
     if stale:
         print("stale generated docs (run python -m spikepde.docs):", ", ".join(stale), file=sys.stderr)
         return 1

@@ -106,9 +106,14 @@ class ReferenceSolution:
         return cls(axes=axes, values=np.asarray(arrays["values"]), meta=meta)
 
     def save(self, path: str | Path) -> None:
-        """Write an uncompressed ``.npz`` (no pickled objects)."""
-        with open(path, "wb") as fh:
-            np.savez(fh, **self.to_arrays())
+        """Write an uncompressed ``.npz`` (no pickled objects), atomically (temp file + rename)."""
+        import io
+
+        from ..runs import atomic_write_bytes
+
+        buffer = io.BytesIO()
+        np.savez(buffer, **self.to_arrays())
+        atomic_write_bytes(path, buffer.getvalue())
 
     @classmethod
     def load(cls, path: str | Path) -> "ReferenceSolution":
