@@ -48,7 +48,9 @@ class SolveConfig:
     (``surrogate-jvp`` | ``stein`` | ``fd``). Forward gradient: ``K`` directions per step (per
     layer when ``perturbation="layerwise"``), ``directions`` ``rademacher`` | ``gaussian``.
     ANN baseline: ``ann_width`` × ``ann_depth`` tanh, Adam for ``steps`` then ``lbfgs_steps``
-    L-BFGS iterations. ``steps=None`` takes the problem's default budget.
+    L-BFGS iterations. ADMM: ``admm`` holds :class:`spikepde.train.admm.ADMMConfig` fields
+    (penalties ρ, γ, κ, residual balancing, ...). ``hard_constraints`` uses the problem's output
+    transform; ``normalize_loss`` divides each loss term by its initial value. ``steps=None`` takes the problem's default budget.
     """
 
     problem: str = "burgers"
@@ -78,6 +80,8 @@ class SolveConfig:
     device: str = "cpu"
     hard_constraints: bool = True
     plots: bool = True
+    normalize_loss: bool = False
+    admm: dict = field(default_factory=dict)
     log_every: int = 50
     checkpoint_every: int = 200
 
@@ -243,6 +247,8 @@ def _run(problem, cfg: SolveConfig, run: RunDir, state: dict | None, quiet: bool
     points = TrainingPoints.sample(compiled, generator, interior=cfg.interior_points)
     objective = Objective(compiled, points)
     trainer = TRAINERS[cfg.method](cfg, compiled, objective, generator)
+    if cfg.normalize_loss:   # initial model only: the same scales on a resume (same seed)
+        objective.calibrate(trainer.terms())
     history = {"step": [], "loss": [], "time": []}
     elapsed = 0.0
     start_step = 0
@@ -263,6 +269,7 @@ def _run(problem, cfg: SolveConfig, run: RunDir, state: dict | None, quiet: bool
     checkpoint = _Checkpointer(run, trainer, history, cfg.method)
     if state is None:
         history["initial_relative_l2"] = evaluate(trainer.surrogate(), reference)[0]["relative_l2"]
+        _log(history, 0, trainer, 0.0)   # the loss terms of the initial model (step 0)
         checkpoint(0, 0.0)   # a divergence before the first periodic checkpoint still leaves one
     else:
         checkpoint.last_step = start_step

@@ -141,10 +141,21 @@ class Objective:
         return out
 
     def weights(self) -> dict[str, float]:
-        """The weight of each term."""
+        """The weight of each term (the spec's weights times the calibration scales)."""
         w = {"data": 1.0, "pde": self.pde_weight}
         w.update({c.name: float(c.weight) for c in self.compiled.conditions})
-        return w
+        scales = getattr(self, "scales", None) or {}
+        return {k: v * scales.get(k, 1.0) for k, v in w.items()}
+
+    def calibrate(self, initial_terms: dict[str, float]) -> dict[str, float]:
+        """Divide every term by its value for the initial model, so each starts at 1.
+
+        Residuals of different equations have very different magnitudes (Helmholtz's forcing is
+        ~10² while its boundary values are ~1); without this the optimiser ignores the small
+        terms at first. The scales depend only on the seed, so a resumed run recomputes the same.
+        """
+        self.scales = {k: 1.0 / max(float(v), 1e-12) for k, v in initial_terms.items()}
+        return self.scales
 
     def total(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
         """The weighted sum of the terms."""
