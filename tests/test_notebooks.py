@@ -56,7 +56,7 @@ def test_notebook_runs(name, tmp_path, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     monkeypatch.setenv("MKL_NUM_THREADS", "1")
     monkeypatch.setenv("SPIKEPDE_NOTEBOOK_OUT", str(tmp_path / "out"))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.delenv("MPLBACKEND", raising=False)     # the notebooks' own inline backend
     monkeypatch.setenv("SPIKEPDE_CACHE", os.environ.get("SPIKEPDE_CACHE", str(tmp_path / "cache")))
     nb = nbformat.read(NB_DIR / name, as_version=4)
     client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
@@ -68,4 +68,8 @@ def test_notebook_runs(name, tmp_path, monkeypatch):
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors
+    # every notebook draws figures; none showing up means a backend switch swallowed them
+    images = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if "image/png" in o.get("data", {})]
+    assert len(images) >= 2, f"{name}: only {len(images)} figure(s) displayed"
     assert not list((ROOT / "notebooks").glob("*.nbconvert.ipynb"))

@@ -40,6 +40,17 @@ warnings.filterwarnings("ignore", message="IProgress not found")   # tqdm withou
 import torch
 torch.set_num_threads(1)
 
+%matplotlib inline
+import matplotlib.pyplot as plt
+from IPython.display import Image, display
+
+
+def show(fig):
+    """Draw a figure into the notebook (whichever matplotlib backend a module selected)."""
+    display(fig)
+    plt.close(fig)
+
+
 OUT = Path(os.environ.get("SPIKEPDE_NOTEBOOK_OUT") or tempfile.mkdtemp(prefix="spikepde-nb-")) / "{name}"
 OUT.mkdir(parents=True, exist_ok=True)
 print("files go to", OUT)'''
@@ -121,7 +132,7 @@ fig, ax = plt.subplots(figsize=(6, 3))
 im = ax.pcolormesh(t, x, ref.values, cmap="RdBu_r", shading="auto")
 ax.set(xlabel="t", ylabel="x", title="reference u(x, t)")
 fig.colorbar(im, ax=ax)
-plt.show()'''),
+show(fig)'''),
     md(r"""
 ## Solve with the forward gradient
 
@@ -191,7 +202,7 @@ for ax, (name, r) in zip(axes, [("fgrad", r_fgrad), ("bptt", r_bptt), ("ann", r_
     ax.set(title=f"{name}: |error|, rel. L2 {r.metrics['relative_l2']:.2f}", xlabel="t")
     fig.colorbar(im, ax=ax)
 axes[0].set_ylabel("x")
-plt.show()'''),
+show(fig)'''),
     md(r"""
 ## What to expect, and how to scale up
 
@@ -405,7 +416,7 @@ for tt, c in [(0.0, "C0"), (0.5, "C1"), (1.0, "C2")]:
     ax.plot(xs, r.surrogate(pts), c + "--", label=f"spiking surrogate, t={tt}")
 ax.set(xlabel="x", ylabel="u")
 ax.legend(fontsize=7)
-plt.show()'''),
+show(fig)'''),
     md(r"""
 ## 6. Conditions satisfied exactly: an output transform
 
@@ -616,7 +627,7 @@ for ax, (col, label) in zip(axes, cols):
     ax.set_xlabel(label)
 axes[0].invert_yaxis()
 fig.tight_layout()
-plt.show()'''),
+show(fig)'''),
     code('''
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for name, h in histories.items():
@@ -624,7 +635,7 @@ for name, h in histories.items():
         ax.plot(h["step"], h["loss"], label=name)
 ax.set(xlabel="step", ylabel="training loss", yscale="log")
 ax.legend(fontsize=7)
-plt.show()'''),
+show(fig)'''),
     md(r"""
 ## Reading the table
 
@@ -705,7 +716,7 @@ for ax, (name, r) in zip(axes, [("adaptation on", on), ("adaptation off", off)])
                 ax.text(j, i, conf[i, j], ha="center", va="center", fontsize=7)
     ax.set(title=f"{name}: accuracy {r.accuracy:.3f}", xlabel="predicted", ylabel="true",
            xticks=range(10), yticks=range(10))
-plt.show()
+show(fig)
 
 pd.DataFrame({"on": on.per_class_accuracy, "off": off.per_class_accuracy}).T.round(3)'''),
     md(r"""
@@ -721,7 +732,7 @@ if sizes:
         ax.plot(on.history["epoch"], first[:, c], label=str(c))
     ax.set(xlabel="epoch", ylabel="neurons in class group (layer 1)")
     ax.legend(ncol=5, fontsize=7)
-    plt.show()'''),
+    show(fig)'''),
     md(r"""
 ## A spike raster
 
@@ -813,8 +824,9 @@ a heatmap of the mean error over both parameters.
 import matplotlib.pyplot as plt
 
 fig = plot_study(df, x="T", y="relative_l2", hue="alpha")
-plt.show()
+show(fig)
 fig = plot_study(df, x="T", y="alpha", value="relative_l2", path=OUT / "study" / "heatmap.png")
+show(fig)
 print("saved", OUT / "study" / "heatmap.png")'''),
     md(r"""
 ## Resuming
