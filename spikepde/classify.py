@@ -21,6 +21,7 @@ set high-water mark) after training minus the resident set size just before trai
 from __future__ import annotations
 
 import os
+import sys
 import resource
 import time
 from dataclasses import dataclass, field, fields
@@ -331,3 +332,14 @@ def load_classifier(path: str | os.PathLike) -> tuple[SpikingClassifier, dict]:
 __all__ = ["classify", "ClassifyResult", "load_classifier", "METHODS", "DEFAULTS"]
 
 
+
+
+# ``import spikepde.classify`` (which the lazy ``spikepde.classify`` wrapper also does on its
+# first call) rebinds the package attribute to this module, so the module itself must be
+# callable for ``spikepde.classify(...)`` to keep working (the same fix as spikepde.study).
+class _CallableModule(type(sys.modules[__name__])):
+    def __call__(self, *args, **kwargs):
+        return classify(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
