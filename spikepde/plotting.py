@@ -5,21 +5,23 @@
   one row per time slice (several times).
 * :func:`plot_loss` — loss terms against the step on a log scale.
 
-Matplotlib's non-interactive Agg backend is used so that plots work on headless machines and
-in CI; figures are closed after saving.
+Figures are built with ``matplotlib.figure.Figure`` directly (no pyplot state, no backend
+switch), so they render on headless machines and in CI and leave a notebook's backend alone.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from .reference.solution import ReferenceSolution
+from .runs import atomic_write_bytes
 
-from .reference.solution import ReferenceSolution  # noqa: E402
-from .runs import atomic_write_bytes  # noqa: E402
+
+def _subplots(nrows=1, ncols=1, figsize=(6, 4), squeeze=True):
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, fig.subplots(nrows, ncols, squeeze=squeeze)
 
 
 def _save(fig, path) -> Path:
@@ -27,7 +29,6 @@ def _save(fig, path) -> Path:
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
     return atomic_write_bytes(path, buf.getvalue())
 
 
@@ -48,14 +49,14 @@ def plot_fields(reference: ReferenceSolution, predicted: np.ndarray, path, *, ti
     err = np.abs(pred - ref)
     vmin, vmax = np.nanmin(ref), np.nanmax(ref)
     if len(names) == 1:
-        fig, (a0, a1) = plt.subplots(1, 2, figsize=(10, 3.6))
+        fig, (a0, a1) = _subplots(1, 2, figsize=(10, 3.6))
         a0.plot(axes[0], ref, "k-", label="reference")
         a0.plot(axes[0], pred, "r--", label="surrogate")
         a0.set_xlabel(names[0]); a0.set_ylabel(output); a0.legend(); a0.set_title("solution")
         a1.semilogy(axes[0], np.maximum(err, 1e-16), "b-")
         a1.set_xlabel(names[0]); a1.set_ylabel(f"|{output} error|"); a1.set_title("absolute error")
     elif len(names) == 2:
-        fig, ax = plt.subplots(1, 3, figsize=(15, 4))
+        fig, ax = _subplots(1, 3, figsize=(15, 4))
         for a, (vals, t, cmap, lab) in zip(ax, [
                 (pred, "surrogate", "RdBu_r", output), (ref, "reference", "RdBu_r", output),
                 (err, "|error|", "magma", f"|{output} error|")]):
@@ -63,7 +64,7 @@ def plot_fields(reference: ReferenceSolution, predicted: np.ndarray, path, *, ti
             _heat(a, axes[0], axes[1], vals, t, names[0], names[1], cmap, lab, lo, hi)
     else:
         times = np.linspace(0, len(axes[-1]) - 1, min(n_slices, len(axes[-1]))).round().astype(int)
-        fig, ax = plt.subplots(len(times), 3, figsize=(15, 3.6 * len(times)), squeeze=False)
+        fig, ax = _subplots(len(times), 3, figsize=(15, 3.6 * len(times)), squeeze=False)
         for row, k in enumerate(times):
             tlabel = f"{names[-1]} = {axes[-1][k]:.3g}"
             sl = (slice(None), slice(None), k) if len(names) == 3 else (Ellipsis, k)
@@ -79,7 +80,7 @@ def plot_fields(reference: ReferenceSolution, predicted: np.ndarray, path, *, ti
 
 def plot_loss(history: dict, path, title: str = "") -> Path:
     """Loss terms (``history["step"]`` and one list per term) against the step, log scale."""
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = _subplots(figsize=(7, 4))
     steps = history.get("step", [])
     for name, values in history.items():
         if name in ("step", "time") or not isinstance(values, list) or not values:
