@@ -273,7 +273,7 @@ def bench_memory(Ts, K: int, methods=("fgrad", "bptt", "admm")):
 # ------------------------------------------------------------------ report
 def render(fwd, fg, mem, args, t_total) -> str:
     lines = ["# Engine benchmark (issue 6)", "",
-             f"`python benchmarks/engine.py --repeats {args.repeats}` — {platform.processor() or platform.machine()}, "
+             f"`python benchmarks/engine.py {' '.join(sys.argv[1:])}` — {platform.processor() or platform.machine()}, "
              f"{os.cpu_count()} CPUs, torch {torch.__version__}, {THREADS} threads, float32, flush-denormal on, "
              f"batch {BATCH}, depth {DEPTH}, LIF β={BETA}, θ=1, subtract reset. Medians of {args.repeats} "
              f"runs after a warm-up (reference fgrad path: {args.ref_repeats}). Load average at start: "
@@ -337,6 +337,11 @@ def main():
     ap.add_argument("--ref-repeats", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="small sweep for a smoke test")
     ap.add_argument("--only", default="forward,fgrad,memory")
+    ap.add_argument("--widths", default="64,256")
+    ap.add_argument("--Ts", default="8,16,64", help="forward-pass sweep")
+    ap.add_argument("--Ks", default="1,4,16,64")
+    ap.add_argument("--problems", default="mexican_hat,burgers", help="fgrad-cost problems")
+    ap.add_argument("--mem-Ts", default="8,16,32,64,128")
     ap.add_argument("--memory-child", nargs=3, metavar=("METHOD", "T", "K"))
     args = ap.parse_args()
     if args.memory_child:
@@ -347,11 +352,13 @@ def main():
     args.load_start = f"{os.getloadavg()[0]:.1f}"
     only = set(args.only.split(","))
     t0 = time.perf_counter()
-    Ts, widths, Ks, mem_Ts = (8, 16, 64), (64, 256), (1, 4, 16, 64), (8, 16, 32, 64, 128)
+    ints = lambda text: tuple(int(v) for v in text.split(","))  # noqa: E731
+    Ts, widths, Ks, mem_Ts = ints(args.Ts), ints(args.widths), ints(args.Ks), ints(args.mem_Ts)
     if args.quick:
         Ts, widths, Ks, mem_Ts = (8,), (64,), (1, 4), (8, 16)
     fwd = bench_forward(args.repeats, Ts, widths) if "forward" in only else []
-    fg = bench_fgrad(args.repeats, Ks, args.ref_repeats) if "fgrad" in only else []
+    fg = bench_fgrad(args.repeats, Ks, args.ref_repeats, tuple(args.problems.split(","))) \
+        if "fgrad" in only else []
     mem = bench_memory(mem_Ts, 16) if "memory" in only else []
     text = render(fwd, fg, mem, args, time.perf_counter() - t0)
     out = ROOT / "benchmarks" / "results" / "engine.md"
