@@ -81,6 +81,7 @@ class SolveConfig:
     hard_constraints: bool = True
     plots: bool = True
     normalize_loss: bool = False
+    track_error: bool = False
     admm: dict = field(default_factory=dict)
     log_every: int = 50
     checkpoint_every: int = 200
@@ -247,6 +248,8 @@ def _run(problem, cfg: SolveConfig, run: RunDir, state: dict | None, quiet: bool
     points = TrainingPoints.sample(compiled, generator, interior=cfg.interior_points)
     objective = Objective(compiled, points)
     trainer = TRAINERS[cfg.method](cfg, compiled, objective, generator)
+    if cfg.track_error:
+        trainer.error_probe = _error_probe(trainer, reference)
     if cfg.normalize_loss:   # initial model only: the same scales on a resume (same seed)
         objective.calibrate(trainer.terms())
     history = {"step": [], "loss": [], "time": []}
@@ -391,8 +394,26 @@ def _divergence_message(cfg, step, loss, checkpoint, phase: str | None = None) -
             f"{checkpoint.describe()}. Try {', '.join(hints[:-1]) + ' or ' + hints[-1] if len(hints) > 1 else hints[0]}.")
 
 
+def _error_probe(trainer, reference, stride: int = 7):
+    """Relative L2 on every ``stride``-th reference point (cheap enough to log along a run)."""
+    import numpy as np
+
+    points = reference.points()[::stride]
+    values = reference.flat_values()[::stride]
+    keep = np.isfinite(values)
+    points, values = points[keep], values[keep]
+
+    def probe() -> float:
+        pred = trainer.surrogate().predict(points)
+        return float(np.linalg.norm(pred - values) / np.linalg.norm(values))
+    return probe
+
+
 def _log(history, step, trainer, elapsed):
     terms = trainer.terms()
+    probe = getattr(trainer, "error_probe", None)
+    if probe is not None:   # SolveConfig.track_error: the error along the run (benchmarks)
+        history.setdefault("relative_l2", []).append(probe())
     history["step"].append(step)
     history["time"].append(elapsed)
     history["loss"].append(sum(terms.values()))

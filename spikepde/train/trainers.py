@@ -94,6 +94,17 @@ class ForwardGradientTrainer(_SpikingBase):
             raise ValueError(f"perturbation must be 'global' or 'layerwise', got '{cfg.perturbation}'")
 
     def step(self) -> float:
+        # Surrogate derivatives of neurons far from threshold underflow to float32 denormals,
+        # which this CPU processes ~20x slower (measured: 8 s vs 0.44 s per Burgers step).
+        # Flushing them to zero (values below 1.2e-38) is on during the step only; torch cannot
+        # report the previous setting, so it is switched back off (torch's default) afterwards.
+        torch.set_flush_denormal(True)
+        try:
+            return self._step()
+        finally:
+            torch.set_flush_denormal(False)
+
+    def _step(self) -> float:
         if isinstance(self.estimator, SurrogateJVP):
             # hand-written K-tangent forward mode (spikepde.snn.tangent): same estimate as the
             # vmap(jvp) reference below, without functorch's per-op overhead
