@@ -63,7 +63,7 @@ def _add_solve(sub):
                    help="input-derivative estimator for residuals (default surrogate-jvp)")
     g = p.add_argument_group("training")
     g.add_argument("--lr", type=float, help="Adam learning rate (default 2e-3 spiking, 1e-3 ann)")
-    g.add_argument("--K", type=int, help="fgrad: perturbation directions per step (default 16)")
+    g.add_argument("--K", type=int, help="fgrad: perturbation directions per step (default 8)")
     g.add_argument("--perturbation", choices=["global", "layerwise"], help="fgrad: default global")
     g.add_argument("--directions", choices=["rademacher", "gaussian"], help="fgrad: default rademacher")
     g.add_argument("--lbfgs-steps", type=int, help="ann: L-BFGS iterations after Adam (default 5000)")

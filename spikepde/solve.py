@@ -70,7 +70,7 @@ class SolveConfig:
     surrogate_options: dict = field(default_factory=dict)
     estimator: str = "surrogate-jvp"
     estimator_options: dict = field(default_factory=dict)
-    K: int = 16
+    K: int = 8
     directions: str = "rademacher"
     perturbation: str = "global"
     ann_width: int = 20
