@@ -1,4 +1,7 @@
-"""Compiled problems: residuals on exact fields, sampling, determinism, periodic pairs."""
+"""Compiled problems: residuals on exact fields, sampling, determinism, periodic pairs.
+
+These tests exercise the compiled conditions themselves, so they compile with
+hard_constraints=False (a hard constraint removes the conditions it enforces)."""
 from __future__ import annotations
 
 import numpy as np
@@ -16,7 +19,7 @@ def gen(seed: int = 0) -> torch.Generator:
 
 @pytest.mark.parametrize("name", WITH_EXACT)
 def test_compiled_residuals_vanish_on_the_exact_solution(name):
-    compiled = compile_problem(load_problem(name), dtype=torch.float64)
+    compiled = compile_problem(load_problem(name), dtype=torch.float64, hard_constraints=False)
     X = compiled.sample_interior(300, gen())
     fields = compiled.exact_fields(X)
     residual = compiled.residual(X, fields)
@@ -33,7 +36,7 @@ def test_compiled_residuals_vanish_on_the_exact_solution(name):
 
 @pytest.mark.parametrize("name", list_problems())
 def test_compiles_in_float32_with_consistent_derivatives(name):
-    compiled = compile_problem(load_problem(name))
+    compiled = compile_problem(load_problem(name), hard_constraints=False)
     assert (0,) * len(compiled.input_names) in compiled.derivatives
     X = compiled.sample_interior(64, gen())
     assert X.dtype == torch.float32 and X.shape == (64, len(compiled.input_names))
@@ -49,7 +52,7 @@ def test_compiles_in_float32_with_consistent_derivatives(name):
 
 
 def test_same_seed_same_points():
-    compiled = compile_problem(load_problem("burgers"))
+    compiled = compile_problem(load_problem("burgers"), hard_constraints=False)
     assert torch.equal(compiled.sample_interior(100, gen(7)), compiled.sample_interior(100, gen(7)))
     assert not torch.equal(compiled.sample_interior(100, gen(7)), compiled.sample_interior(100, gen(8)))
     c = compiled.conditions[1]
@@ -61,7 +64,7 @@ def test_same_seed_same_points():
 
 
 def test_lshape_sampling_avoids_the_removed_quadrant():
-    compiled = compile_problem(load_problem("poisson_lshape"))
+    compiled = compile_problem(load_problem("poisson_lshape"), hard_constraints=False)
     X = compiled.sample_interior(4000, gen())
     assert X.shape == (4000, 2)
     assert not torch.any((X[:, 0] > 0) & (X[:, 1] > 0))
@@ -79,13 +82,13 @@ def test_lshape_sampling_avoids_the_removed_quadrant():
 
 
 def test_face_points_are_split_by_area():
-    compiled = compile_problem(load_problem("poisson1d"))
+    compiled = compile_problem(load_problem("poisson1d"), hard_constraints=False)
     X = compiled.conditions[0].sample(2, gen())
     assert sorted(X[:, 0].tolist()) == [0.0, 1.0]
 
 
 def test_periodic_pairs_match_except_the_periodic_coordinate():
-    compiled = compile_problem(load_problem("advection1d"))
+    compiled = compile_problem(load_problem("advection1d"), hard_constraints=False)
     (periodic,) = [c for c in compiled.conditions if c.kind == "periodic"]
     X = periodic.sample(25, gen())
     assert X.shape == (50, 2)
@@ -103,7 +106,7 @@ def test_neumann_uses_the_outward_normal():
             "pde": {"residual": "u_xx"},
             "conditions": [{"kind": "neumann", "on": ["x_min", "x_max"], "value": "1"}],
             "reference": {"exact": "x", "grid": {"x": 3}}}
-    compiled = compile_problem(problem_from_dict(spec), dtype=torch.float64)
+    compiled = compile_problem(problem_from_dict(spec), dtype=torch.float64, hard_constraints=False)
     (neumann,) = compiled.conditions
     X = torch.tensor([[0.0], [1.0]], dtype=torch.float64)
     fields = {(1,): torch.tensor([1.0, 1.0], dtype=torch.float64)}  # u = x: du/dx = 1
@@ -112,7 +115,7 @@ def test_neumann_uses_the_outward_normal():
 
 
 def test_operator_condition_reads_the_time_derivative():
-    compiled = compile_problem(load_problem("wave1d"), dtype=torch.float64)
+    compiled = compile_problem(load_problem("wave1d"), dtype=torch.float64, hard_constraints=False)
     (operator,) = [c for c in compiled.conditions if c.kind == "operator"]
     assert operator.derivatives == [(0, 1)]
     X = operator.sample(8, gen())
@@ -123,7 +126,7 @@ def test_operator_condition_reads_the_time_derivative():
 
 def test_exact_matches_numpy_and_regression_has_no_pde():
     problem = load_problem("mexican_hat")
-    compiled = compile_problem(problem, dtype=torch.float64)
+    compiled = compile_problem(problem, dtype=torch.float64, hard_constraints=False)
     assert not compiled.has_pde and compiled.conditions == []
     X = compiled.sample_interior(50, gen())
     assert compiled.residual(X, {}).shape == (0, 50)
@@ -134,7 +137,7 @@ def test_parameters_are_applied_at_compile_time():
     X = torch.tensor([[0.5, 0.0]], dtype=torch.float64)
     fields = {(0, 0): torch.zeros(1, dtype=torch.float64), (1, 0): torch.zeros(1, dtype=torch.float64),
               (0, 1): torch.zeros(1, dtype=torch.float64), (2, 0): torch.ones(1, dtype=torch.float64)}
-    slow = compile_problem(load_problem("burgers", nu=0.1), dtype=torch.float64)
+    slow = compile_problem(load_problem("burgers", nu=0.1), dtype=torch.float64, hard_constraints=False)
     assert slow.residual(X, fields).item() == pytest.approx(-0.1)
 
 
