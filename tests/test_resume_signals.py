@@ -67,7 +67,13 @@ def _metrics(out: Path) -> dict:
 
 
 def _assert_same_final_state(a: Path, b: Path) -> None:
-    assert _metrics(a) == _metrics(b)
+    ma, mb = _metrics(a), _metrics(b)
+    # The error of the *untrained* model is evaluated once, by the first process of each run;
+    # two different processes may round a float32 matmul differently in the last bit (MKL picks
+    # kernels by memory alignment), so it is compared to 1e-12 — everything the training
+    # produced (parameters, optimizer state, RNG, final metrics) must be bit-identical.
+    assert ma.pop("initial_relative_l2") == pytest.approx(mb.pop("initial_relative_l2"), rel=1e-12)
+    assert ma == mb
     sa, sb = load_checkpoint(a / "checkpoint.pt"), load_checkpoint(b / "checkpoint.pt")
     assert sa["step"] == sb["step"] == STEPS
     for name, value in sa["trainer"]["params"].items():
