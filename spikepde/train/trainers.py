@@ -39,6 +39,14 @@ class _Base:
         self.dtype = compiled.dtype
         self.device = compiled.device
 
+    def _backprop_step(self) -> float:
+        """One optimizer step on the back-propagated gradient (the bptt and ann baselines)."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.objective(self.field(self.params))
+        loss.backward()
+        self.optimizer.step()
+        return float(loss.detach())
+
     def _make_optimizer(self, params, lr):
         return torch.optim.Adam(list(params.values()), lr=lr)
 
@@ -130,11 +138,7 @@ class BPTTTrainer(_SpikingBase):
         self.optimizer = self._make_optimizer(self.params, cfg.lr)
 
     def step(self) -> float:
-        self.optimizer.zero_grad(set_to_none=True)
-        loss = self.objective(self.field(self.params))
-        loss.backward()
-        self.optimizer.step()
-        return float(loss.detach())
+        return self._backprop_step()
 
 
 class ANNTrainer(_Base):
@@ -156,11 +160,7 @@ class ANNTrainer(_Base):
         return TanhField(self.net, params)
 
     def step(self) -> float:
-        self.optimizer.zero_grad(set_to_none=True)
-        loss = self.objective(self.field(self.params))
-        loss.backward()
-        self.optimizer.step()
-        return float(loss.detach())
+        return self._backprop_step()
 
     def lbfgs_step(self, iterations: int) -> float:
         """Run up to ``iterations`` L-BFGS iterations (one ``optimizer.step`` call)."""
