@@ -62,13 +62,9 @@ class Objective:
         self.compiled = compiled
         self.points = points
         self.pde_weight = pde_weight
-        residual_indices: set[tuple[int, ...]] = set()
-        d = len(compiled.input_names)
-        zero = (0,) * d
-        for index in compiled.derivatives:
-            residual_indices.add(tuple(index))
-        self.pde_indices = sorted(residual_indices, key=sum)
-        self._zero = zero
+        self.scales: dict[str, float] = {}   # set by calibrate(); empty = every term unscaled
+        self.pde_indices = sorted({tuple(index) for index in compiled.derivatives}, key=sum)
+        self._zero = (0,) * len(compiled.input_names)
         self._targets = None
         if not compiled.has_pde:
             if not compiled.has_exact:
@@ -144,8 +140,7 @@ class Objective:
         """The weight of each term (the spec's weights times the calibration scales)."""
         w = {"data": 1.0, "pde": self.pde_weight}
         w.update({c.name: float(c.weight) for c in self.compiled.conditions})
-        scales = getattr(self, "scales", None) or {}
-        return {k: v * scales.get(k, 1.0) for k, v in w.items()}
+        return {k: v * self.scales.get(k, 1.0) for k, v in w.items()}
 
     def calibrate(self, initial_terms: dict[str, float]) -> dict[str, float]:
         """Divide every term by its value for the initial model, so each starts at 1.
