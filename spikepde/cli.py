@@ -73,6 +73,9 @@ def _add_solve(sub):
                         "initial/boundary conditions as loss terms instead")
     g.add_argument("--dtype", choices=["float32", "float64"], help="default float32 (ann: float64)")
     g.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    g.add_argument("--compile", action="store_true",
+                   help="run the spiking network's derivative-free forward passes (evaluation, "
+                        "admm) under torch.compile; falls back to eager with a warning")
     g = p.add_argument_group("run directory")
     g.add_argument("--checkpoint-every", type=int, metavar="N",
                    help="save a checkpoint every N steps (default 200); one is also saved on "
@@ -232,6 +235,8 @@ def cmd_solve(args) -> int:
         options = {k: getattr(args, k) for k in SOLVE_OPTIONS if getattr(args, k) is not None}
         if args.soft_constraints:
             options["hard_constraints"] = False
+        if args.compile:
+            options["compile"] = True
         stem = Path(args.problem).stem
         out = args.out or f"runs/{stem}-{args.method}-s{args.seed}"
         args.run_dir = out

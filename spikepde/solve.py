@@ -50,7 +50,9 @@ class SolveConfig:
     ANN baseline: ``ann_width`` × ``ann_depth`` tanh, Adam for ``steps`` then ``lbfgs_steps``
     L-BFGS iterations. ADMM: ``admm`` holds :class:`spikepde.train.admm.ADMMConfig` fields
     (penalties ρ, γ, κ, residual balancing, ...). ``hard_constraints`` uses the problem's output
-    transform; ``normalize_loss`` divides each loss term by its initial value. ``steps=None`` takes the problem's default budget.
+    transform; ``normalize_loss`` divides each loss term by its initial value. ``compile`` runs the
+    spiking network's derivative-free forward passes (evaluation, ADMM) under ``torch.compile``
+    (:mod:`spikepde.snn.compiled`; eager fallback). ``steps=None`` takes the problem's default budget.
     """
 
     problem: str = "burgers"
@@ -78,6 +80,7 @@ class SolveConfig:
     lbfgs_steps: int = 5000
     dtype: str | None = None
     device: str = "cpu"
+    compile: bool = False
     hard_constraints: bool = True
     plots: bool = True
     normalize_loss: bool = False

@@ -87,6 +87,34 @@ def lif_scan(currents: torch.Tensor, cfg: LIFConfig, T: int | None = None,
     return torch.stack(out)
 
 
+def lif_scan_inplace(currents: torch.Tensor, cfg: LIFConfig, out: torch.Tensor) -> torch.Tensor:
+    """:func:`lif_scan` without derivatives, written into ``out`` (``[T, B, N]``) with in-place ops.
+
+    The evaluation path: no surrogate, no autograd, one membrane buffer and one boolean buffer
+    for the whole scan instead of several temporaries per step and a final ``stack``. The
+    roundings are those of :func:`lif_scan` — ``(β v − θ s) + I`` with θ·s exact for s ∈ {0, 1},
+    and ``v ≥ θ`` ⇔ ``v − θ ≥ 0`` for normal numbers — so the spikes are bit-identical
+    (``tests/test_network.py``). ``currents`` is ``[B, N]`` (constant over t) or ``[T, B, N]``.
+    """
+    T = out.shape[0]
+    constant = currents.dim() == 2
+    theta, beta = float(cfg.threshold), float(cfg.beta)
+    with torch.no_grad():
+        v = (currents if constant else currents[0]).clone()
+        fired = torch.empty(v.shape, dtype=torch.bool, device=v.device)
+        for t in range(T):
+            if t:
+                v.mul_(beta)
+                if cfg.reset == "subtract":
+                    v.sub_(out[t - 1], alpha=theta)
+                elif cfg.reset == "zero":
+                    v.mul_(1 - out[t - 1])
+                v.add_(currents if constant else currents[t])
+            torch.ge(v, theta, out=fired)
+            out[t].copy_(fired)
+    return out
+
+
 def _leak_and_reset(v: torch.Tensor, s_prev: torch.Tensor, cfg: LIFConfig) -> torch.Tensor:
     """``β v[t−1]`` with the reset caused by the spike of step t−1 (see module docstring)."""
     s = s_prev.detach() if cfg.detach_reset else s_prev

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .lif import LIFConfig, lif_scan
+from .lif import LIFConfig, lif_scan, lif_scan_inplace
 
 
 @dataclass
@@ -77,6 +77,10 @@ class SpikingMLP:
         lower, upper: the input box; inputs are mapped affinely to [−1, 1] (default: identity).
         init_gain: scale of the initial weights relative to ``1/sqrt(fan_in)``.
         readout_gain: scale of the initial readout weights (small: the output starts near 0).
+        compile: run the derivative-free forward (``differentiable=False``: evaluation, ADMM's
+            true-LIF passes) through ``torch.compile`` (:mod:`spikepde.snn.compiled`), falling
+            back to eager with a warning where compilation fails. Values agree with eager up to
+            float rounding (an occasional float32 spike may flip); default off.
     """
 
     in_dim: int
@@ -88,6 +92,7 @@ class SpikingMLP:
     upper: tuple[float, ...] | None = None
     init_gain: float = 1.5
     readout_gain: float = 0.1
+    compile: bool = False
 
     def __post_init__(self):
         self.widths = tuple(int(w) for w in self.widths)
@@ -134,6 +139,12 @@ class SpikingMLP:
     def hidden_spikes(self, params: dict[str, torch.Tensor], X: torch.Tensor,
                       differentiable: bool = True) -> list[torch.Tensor]:
         """Spike trains ``[T, B, n_ℓ]`` of every hidden layer."""
+        if not differentiable and not _transformed(X, params):
+            return self._hidden_spikes_inplace(params, X)
+        return self._hidden_spikes_functional(params, X, differentiable)
+
+    def _hidden_spikes_functional(self, params, X, differentiable: bool = True) -> list[torch.Tensor]:
+        """The pure-function pass (composes with ``torch.func`` and ``torch.compile``)."""
         x = self.encode(X)
         current = x @ params["layers.0.weight"].T + params["layers.0.bias"]   # constant over t
         spikes = [lif_scan(current, self.lif, T=self.T, differentiable=differentiable)]
@@ -143,6 +154,25 @@ class SpikingMLP:
             spikes.append(lif_scan(flat.reshape(s.shape[0], s.shape[1], -1), self.lif,
                                    differentiable=differentiable))
         return spikes
+
+    def _hidden_spikes_inplace(self, params, X) -> list[torch.Tensor]:
+        """:meth:`hidden_spikes` without derivatives: preallocated ``[T, B, n]`` buffers, in-place
+        LIF steps (:func:`lif_scan_inplace`). Same roundings as the functional path (matmul,
+        then bias), hence bit-identical spikes."""
+        with torch.no_grad():
+            x = self.encode(X)
+            B = X.shape[0]
+            current = x @ params["layers.0.weight"].T
+            current += params["layers.0.bias"]
+            spikes = []
+            for i, n in enumerate(self.widths):
+                out = torch.empty(self.T, B, n, dtype=X.dtype, device=X.device)
+                if i:
+                    prev = spikes[-1].view(self.T * B, -1)
+                    current = torch.mm(prev, params[f"layers.{i}.weight"].T).view(self.T, B, n)
+                    current += params[f"layers.{i}.bias"]
+                spikes.append(lif_scan_inplace(current, self.lif, out))
+            return spikes
 
     def readout(self, params: dict[str, torch.Tensor], rates: torch.Tensor) -> torch.Tensor:
         """Linear readout of the last layer's firing rates ``[B, n_L]`` → ``[B]`` or ``[B, out]``."""
@@ -157,8 +187,12 @@ class SpikingMLP:
                 differentiable: bool = True) -> torch.Tensor:
         """The surrogate's output at ``X`` (``[N, in_dim]``) → ``[N]`` (or ``[N, out_dim]``).
 
-        With ``differentiable=False`` the surrogate is skipped (exact same values, faster).
+        With ``differentiable=False`` the surrogate is skipped (exact same values, faster), and
+        with ``compile=True`` that pass runs compiled.
         """
+        if not differentiable and self.compile and not _transformed(X, params):
+            from .compiled import compiled_forward
+            return compiled_forward(self)(params, X)
         return self.readout(params, self.features(params, X, differentiable))
 
     __call__ = forward
@@ -226,6 +260,15 @@ class SpikingMLP:
         """Number of trainable parameters."""
         sizes = (self.in_dim,) + self.widths + (self.out_dim,)
         return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+def _transformed(X: torch.Tensor, params: dict[str, torch.Tensor]) -> bool:
+    """True inside ``torch.func`` transforms (vmap/jvp/grad), where in-place buffers and compiled
+    graphs do not apply; the functional path serves those."""
+    wrapped = getattr(torch._C._functorch, "is_functorch_wrapped_tensor", None)
+    if wrapped is None:
+        return True
+    return wrapped(X) or any(wrapped(p) for p in params.values())
 
 
 def _uniform(shape, bound, generator, dtype, device) -> torch.Tensor:

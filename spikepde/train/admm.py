@@ -801,7 +801,8 @@ class ADMMTrainer:
         self.dtype = compiled.dtype
         widths = tuple([cfg.width] * cfg.depth)
         self.net = SpikingMLP(len(compiled.input_names), widths, T=cfg.T, lif=lif,
-                              lower=tuple(compiled.lower.tolist()), upper=tuple(compiled.upper.tolist()))
+                              lower=tuple(compiled.lower.tolist()), upper=tuple(compiled.upper.tolist()),
+                              compile=bool(getattr(cfg, "compile", False)))
         init = self.net.init_params(generator, dtype=self.dtype)
         X = objective.points.interior
         self.X = X

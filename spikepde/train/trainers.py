@@ -75,7 +75,8 @@ class _SpikingBase(_Base):
         lif = LIFConfig(beta=cfg.beta, threshold=cfg.threshold, reset=cfg.reset,
                         surrogate=make_surrogate(cfg.surrogate, **cfg.surrogate_options))
         self.net = SpikingMLP(len(compiled.input_names), tuple([cfg.width] * cfg.depth), T=cfg.T, lif=lif,
-                              lower=tuple(compiled.lower.tolist()), upper=tuple(compiled.upper.tolist()))
+                              lower=tuple(compiled.lower.tolist()), upper=tuple(compiled.upper.tolist()),
+                              compile=bool(getattr(cfg, "compile", False)))
         self.params = self.net.init_params(generator, dtype=self.dtype, device=self.device)
         opts = dict(cfg.estimator_options)
         if cfg.estimator == "stein":
