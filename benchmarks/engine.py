@@ -107,8 +107,9 @@ def snntorch_forward_fn(params, T: int, dtype=torch.float32):
     return forward
 
 
-def bench_forward(repeats: int, Ts, widths):
+def bench_forward(repeats: int, Ts, widths, compile_: bool = True):
     rows = []
+    from spikepde.snn.compiled import compiled_forward
     g = torch.Generator().manual_seed(1)
     X = torch.rand(BATCH, 2, generator=g) * 2 - 1
     for width in widths:
@@ -124,17 +125,32 @@ def bench_forward(repeats: int, Ts, widths):
                 snn64 = snntorch_forward_fn(p64, T, torch.float64)
                 d64 = float((net64.forward(p64, X.double(), differentiable=False) - snn64(X.double())).abs().max())
                 t_ours = median_time(lambda: net.forward(params, X, differentiable=False), repeats)
+                t_fun = median_time(lambda: net.readout(params, net._hidden_spikes_functional(
+                    params, X, differentiable=False)[-1].mean(0)), repeats)
                 t_sm = median_time(lambda: forward_step_major(net, params, X), repeats)
+                t_c = compile_s = c_diff = float("nan")
+                backend = "off"
+                if compile_:
+                    cf = compiled_forward(net)
+                    uc = cf(params, X)                   # first call = the compile
+                    backend = cf.backend
+                    compile_s = cf.compile_seconds[-1] if cf.compile_seconds else float("nan")
+                    c_diff = float((uc - ours).abs().max())
+                    t_c = median_time(lambda: cf(params, X), repeats)
                 t_snn = median_time(lambda: snn_fwd(X), repeats)
                 flops = forward_flops(width, T)
                 t_mm = matmul_ceiling_time(width, T, repeats)
-            rows.append(dict(width=width, T=T, ours_ms=t_ours * 1e3, step_major_ms=t_sm * 1e3,
+            best = min(t_ours, t_c) if t_c == t_c else t_ours
+            rows.append(dict(width=width, T=T, ours_ms=t_ours * 1e3, functional_ms=t_fun * 1e3,
+                             compiled_ms=t_c * 1e3, compile_s=compile_s, compiled_backend=backend,
+                             compiled_max_abs_diff=c_diff, step_major_ms=t_sm * 1e3,
                              snntorch_ms=t_snn * 1e3, speedup=t_snn / t_ours,
+                             speedup_compiled=t_snn / t_c if t_c == t_c else float("nan"),
                              max_abs_diff_f32=float((ours - theirs).abs().max()),
                              frac_equal_f32=float((ours == theirs).double().mean()),
                              max_abs_diff_f64=d64, step_major_equal=bool(torch.equal(ours, ours_sm)),
-                             gflops=flops / t_ours / 1e9, matmul_gflops=flops / t_mm / 1e9,
-                             vs_ceiling=t_ours / t_mm))
+                             gflops=flops / best / 1e9, matmul_gflops=flops / t_mm / 1e9,
+                             vs_ceiling=best / t_mm))
             print(json.dumps(rows[-1]), flush=True)
     return rows
 
@@ -202,6 +218,9 @@ def _status(key: str) -> int:
 
 def memory_child(method: str, T: int, K: int) -> dict:
     """Run in a fresh process: peak RSS increase of one training step over the set-up state."""
+    if os.environ.get("ENGINE_BENCH_MALLOC_TUNING") == "on":
+        from spikepde.allocator import tune_allocator
+        tune_allocator()
     setup_torch()
     compiled, objective, net, params, g = problem_setup("burgers", 64, T)
     if method == "bptt":
@@ -255,12 +274,13 @@ def memory_child(method: str, T: int, K: int) -> dict:
                 step_s=dt, how=how)
 
 
-def bench_memory(Ts, K: int, methods=("fgrad", "bptt", "admm")):
+def bench_memory(Ts, K: int, methods=("fgrad", "bptt", "admm"), tuning: str = "on"):
     rows = []
     for method in methods:
         for T in Ts:
             cmd = [sys.executable, __file__, "--memory-child", method, str(T), str(K)]
-            out = subprocess.run(cmd, capture_output=True, text=True, cwd=str(ROOT))
+            out = subprocess.run(cmd, capture_output=True, text=True, cwd=str(ROOT),
+                                 env={**os.environ, "ENGINE_BENCH_MALLOC_TUNING": tuning})
             if out.returncode:
                 msg = (out.stderr.strip().splitlines() or ["?"])[-1]
                 rows.append(dict(method=method, T=T, K=K, error=msg[:160]))
@@ -275,25 +295,36 @@ def render(fwd, fg, mem, args, t_total) -> str:
     lines = ["# Engine benchmark (issue 6)", "",
              f"`python benchmarks/engine.py {' '.join(sys.argv[1:])}` — {platform.processor() or platform.machine()}, "
              f"{os.cpu_count()} CPUs, torch {torch.__version__}, {THREADS} threads, float32, flush-denormal on, "
-             f"batch {BATCH}, depth {DEPTH}, LIF β={BETA}, θ=1, subtract reset. Medians of {args.repeats} "
+             f"batch {BATCH}, depth {DEPTH}, LIF β={BETA}, θ=1, subtract reset, glibc allocator "
+             f"{'tuned (spikepde.tune_allocator: buffers reused, not page-faulted afresh)' if args.malloc_tuned else 'at its defaults'} "
+             f"in every process (memory children included). Medians of {args.repeats} "
              f"runs after a warm-up (reference fgrad path: {args.ref_repeats}). Load average at start: "
              f"{args.load_start}, at end: {os.getloadavg()[0]:.1f} (shared machine: absolute times are "
              f"noisy, ratios within one section come from the same run). Total {t_total:.0f} s.", ""]
     if fwd:
         lines += ["## Forward pass vs snnTorch, and vs the matmul ceiling", "",
-                  "`ours` = `SpikingMLP.forward(differentiable=False)` (layer-major: one matmul per layer on "
-                  "[T·B, n]); `step-major` = `snn.tangent.forward_step_major` (memory independent of T). "
+                  "`eager` = `SpikingMLP.forward(differentiable=False)` (layer-major: one matmul per layer on "
+                  "[T·B, n], in-place LIF steps into preallocated buffers); `functional` = the pure-function "
+                  "pass that the autograd/`torch.func` paths use; `compiled` = the same pass under "
+                  "`torch.compile` (`--compile`; inductor, first-call compile time in its own column, "
+                  "Δ = max |u_compiled − u_eager| in float32); `step-major` = "
+                  "`snn.tangent.forward_step_major` (memory independent of T). "
                   "snnTorch: `Leaky(beta, threshold=1, reset_mechanism='subtract', spike_grad=atan)` with the "
                   "same weights, constant input current computed once, rate readout. ‘f64 Δ’ is the max |Δu| "
                   "of the two engines in float64 (outputs checked equal first); f32 columns compare the "
                   "float32 outputs (the engines round `β v − θ s + I` in a different order, so an "
                   "occasional spike flips).", "",
-                  "| width | T | ours ms | step-major ms | snnTorch ms | speed-up | f64 Δ | f32 equal | "
-                  "GFLOP/s | matmul GFLOP/s | ours / matmul |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "GFLOP/s and ‘/ matmul’ use the faster of eager and compiled.", "",
+                  "| width | T | eager ms | functional ms | compiled ms (compile s, Δ) | step-major ms | "
+                  "snnTorch ms | speed-up eager | speed-up compiled | f64 Δ | f32 equal | "
+                  "GFLOP/s | matmul GFLOP/s | best / matmul |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in fwd:
-            lines.append(f"| {r['width']} | {r['T']} | {r['ours_ms']:.1f} | {r['step_major_ms']:.1f} | "
-                         f"{r['snntorch_ms']:.1f} | {r['speedup']:.2f}× | {r['max_abs_diff_f64']:.1e} | "
+            lines.append(f"| {r['width']} | {r['T']} | {r['ours_ms']:.1f} | {r['functional_ms']:.1f} | "
+                         f"{r['compiled_ms']:.1f} ({r['compile_s']:.0f} s, {r['compiled_max_abs_diff']:.0e}) | "
+                         f"{r['step_major_ms']:.1f} | "
+                         f"{r['snntorch_ms']:.1f} | {r['speedup']:.2f}× | {r['speedup_compiled']:.2f}× | "
+                         f"{r['max_abs_diff_f64']:.1e} | "
                          f"{100 * r['frac_equal_f32']:.2f}% | {r['gflops']:.1f} | {r['matmul_gflops']:.1f} | "
                          f"{r['vs_ceiling']:.2f}× |")
         lines.append("")
@@ -342,12 +373,22 @@ def main():
     ap.add_argument("--Ks", default="1,4,16,64")
     ap.add_argument("--problems", default="mexican_hat,burgers", help="fgrad-cost problems")
     ap.add_argument("--mem-Ts", default="8,16,32,64,128")
+    ap.add_argument("--malloc-tuning", choices=["on", "off"], default="on",
+                    help="spikepde.tune_allocator() in the timing process (as the CLI does); "
+                         "applies to snnTorch and the matmul ceiling alike")
+    ap.add_argument("--output", default="engine.md", help="file name under benchmarks/results/")
+    ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile column")
     ap.add_argument("--memory-child", nargs=3, metavar=("METHOD", "T", "K"))
     args = ap.parse_args()
     if args.memory_child:
         m, T, K = args.memory_child
         print(json.dumps(memory_child(m, int(T), int(K))))
         return
+    if args.malloc_tuning == "on":
+        from spikepde.allocator import tune_allocator
+        args.malloc_tuned = tune_allocator()
+    else:
+        args.malloc_tuned = False
     setup_torch()
     args.load_start = f"{os.getloadavg()[0]:.1f}"
     only = set(args.only.split(","))
@@ -356,12 +397,12 @@ def main():
     Ts, widths, Ks, mem_Ts = ints(args.Ts), ints(args.widths), ints(args.Ks), ints(args.mem_Ts)
     if args.quick:
         Ts, widths, Ks, mem_Ts = (8,), (64,), (1, 4), (8, 16)
-    fwd = bench_forward(args.repeats, Ts, widths) if "forward" in only else []
+    fwd = bench_forward(args.repeats, Ts, widths, not args.no_compile) if "forward" in only else []
     fg = bench_fgrad(args.repeats, Ks, args.ref_repeats, tuple(args.problems.split(","))) \
         if "fgrad" in only else []
-    mem = bench_memory(mem_Ts, 16) if "memory" in only else []
+    mem = bench_memory(mem_Ts, 16, tuning=args.malloc_tuning) if "memory" in only else []
     text = render(fwd, fg, mem, args, time.perf_counter() - t0)
-    out = ROOT / "benchmarks" / "results" / "engine.md"
+    out = ROOT / "benchmarks" / "results" / args.output
     out.parent.mkdir(parents=True, exist_ok=True)
     if not args.quick:
         out.write_text(text + "\n")

@@ -7,7 +7,9 @@ The small public API::
     r = spikepde.solve(p, method="fgrad", steps=500, seed=0, out="runs/b1")
     r.metrics["relative_l2"]; r.surrogate(points); r.paths
 
-``list_problems()`` names the catalogue; ``get_reference(problem)`` gives the trusted reference.
+``list_problems()`` names the catalogue; ``get_reference(problem)`` gives the trusted reference;
+``tune_allocator()`` keeps large tensor buffers in the process (faster forward passes on Linux;
+the CLI does it at start).
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from .errors import (CheckpointError, DataError, DivergenceError, SpecError,  # 
 from .problem.spec import list_problems, load_problem  # noqa: E402
 from .problem.compile import compile_problem  # noqa: E402
 from .reference import get_reference  # noqa: E402
+from .allocator import tune_allocator  # noqa: E402
 from .solve import RunResult, SolveConfig, solve  # noqa: E402
 
 
@@ -43,5 +46,5 @@ def plot_study(*args, **kwargs):
 
 
 __all__ = ["plot_study", "load_problem", "list_problems", "compile_problem", "get_reference", "solve",
-           "SolveConfig", "RunResult", "classify", "study", "SpikePDEError", "SpecError",
+           "SolveConfig", "RunResult", "tune_allocator", "classify", "study", "SpikePDEError", "SpecError",
            "UnknownProblemError", "DivergenceError", "DataError", "CheckpointError"]

@@ -143,7 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``spikepde`` console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    from .allocator import tune_allocator
     from .errors import SpikePDEError
+
+    tune_allocator()          # reuse large tensor buffers instead of page-faulting fresh ones
 
     try:
         return COMMANDS[args.command](args)

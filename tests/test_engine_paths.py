@@ -73,3 +73,17 @@ def test_compile_failure_falls_back_to_eager(monkeypatch):
         u2 = net.forward(params, X, differentiable=False)
     eager = SpikingMLP(**{**net.__dict__, "compile": False})
     assert torch.equal(u, eager.forward(params, X, differentiable=False)) and torch.equal(u, u2)
+
+
+def test_tune_allocator_applies_and_validates(monkeypatch):
+    import sys
+
+    from spikepde.allocator import allocator_tuned, tune_allocator
+    if not sys.platform.startswith("linux"):
+        assert tune_allocator() is False
+        return
+    assert tune_allocator() is True and allocator_tuned()
+    with pytest.raises(ValueError, match="mmap_threshold"):
+        tune_allocator(mmap_threshold=1 << 40)
+    monkeypatch.setenv("SPIKEPDE_MALLOC_TUNING", "0")
+    assert tune_allocator() is False
