@@ -68,6 +68,10 @@ def _add_solve(sub):
     g.add_argument("--directions", choices=["rademacher", "gaussian"], help="fgrad: default rademacher")
     g.add_argument("--lbfgs-steps", type=int, help="ann: L-BFGS iterations after Adam (default 5000)")
     g.add_argument("--interior-points", type=int, help="collocation points (default: the problem's budget)")
+    g.add_argument("--residual-form", choices=["strong", "weak"],
+                   help="PDE loss: pointwise residual (default strong) or integrated by parts "
+                        "against B-spline test functions (weak: the spiking network only gives values)")
+    g.add_argument("--weak-tests", type=int, metavar="N", help="weak form: B-splines per axis (default 32)")
     g.add_argument("--soft-constraints", action="store_true",
                    help="ignore the problem's [hard_constraint] output transform: train the "
                         "initial/boundary conditions as loss terms instead")
@@ -215,7 +219,7 @@ def cmd_show(args) -> int:
 
 SOLVE_OPTIONS = ["width", "depth", "T", "surrogate", "estimator", "lr", "K", "perturbation",
                  "directions", "lbfgs_steps", "interior_points", "dtype", "device", "checkpoint_every",
-                 "log_every"]
+                 "log_every", "residual_form", "weak_tests"]
 
 
 def cmd_solve(args) -> int:

@@ -52,7 +52,9 @@ class SolveConfig:
     (penalties ρ, γ, κ, residual balancing, ...). ``hard_constraints`` uses the problem's output
     transform; ``normalize_loss`` divides each loss term by its initial value. ``compile`` runs the
     spiking network's derivative-free forward passes (evaluation, ADMM) under ``torch.compile``
-    (:mod:`spikepde.snn.compiled`; eager fallback). ``steps=None`` takes the problem's default budget.
+    (:mod:`spikepde.snn.compiled`; eager fallback). ``residual_form="weak"`` trains on the
+    integrated-by-parts residual against ``weak_tests`` cubic B-splines per axis
+    (:mod:`spikepde.train.weak_form`; fgrad, bptt, ann) instead of the pointwise residual. ``steps=None`` takes the problem's default budget.
     """
 
     problem: str = "burgers"
@@ -81,6 +83,8 @@ class SolveConfig:
     dtype: str | None = None
     device: str = "cpu"
     compile: bool = False
+    residual_form: str = "strong"
+    weak_tests: int = 32
     hard_constraints: bool = True
     plots: bool = True
     normalize_loss: bool = False
@@ -103,6 +107,13 @@ class SolveConfig:
                      "checkpoint_every"):
             if getattr(c, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(c, name)}")
+        if c.residual_form not in ("strong", "weak"):
+            raise ValueError(f"residual_form must be 'strong' or 'weak', got '{c.residual_form}'")
+        if c.residual_form == "weak" and c.method == "admm":
+            raise ValueError("residual_form='weak' is for fgrad, bptt and ann; admm has its own weak "
+                             "readout (admm={'pde_form': 'weak'})")
+        if c.weak_tests < 1:
+            raise ValueError(f"weak_tests must be >= 1, got {c.weak_tests}")
         if c.interior_points is not None and c.interior_points < 1:
             raise ValueError(f"interior_points must be >= 1, got {c.interior_points}")
         if c.lbfgs_steps < 0:
@@ -249,7 +260,11 @@ def _run(problem, cfg: SolveConfig, run: RunDir, state: dict | None, quiet: bool
     reference = get_reference(problem)   # computed (or read from the cache) before training
     generator = torch.Generator().manual_seed(cfg.seed)
     points = TrainingPoints.sample(compiled, generator, interior=cfg.interior_points)
-    objective = Objective(compiled, points)
+    weak = None
+    if cfg.residual_form == "weak":
+        from .train.weak_form import WeakForm
+        weak = WeakForm(compiled, test_per_axis=cfg.weak_tests)
+    objective = Objective(compiled, points, weak=weak)
     trainer = TRAINERS[cfg.method](cfg, compiled, objective, generator)
     if cfg.track_error:
         trainer.error_probe = _error_probe(trainer, reference)

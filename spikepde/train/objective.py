@@ -5,7 +5,9 @@ For a compiled problem with residuals r_j and conditions c_i, on fixed collocati
     L(θ) = w_pde · (1/R) Σ_j mean_x r_j(x)²  +  Σ_i w_i · mean_x c_i(x)²
 
 A regression problem (no PDE, e.g. ``mexican_hat``) uses ``L = mean_x (u(x) − u*(x))²`` with the
-closed form u*. The fields (u and the input derivatives the residual reads) come from a
+closed form u*. With ``weak=`` a :class:`~spikepde.train.weak_form.WeakForm`, the PDE term is
+``mean_k ⟨r(u), ψ_k⟩²`` over smooth test functions instead (integrated by parts: the model only
+gives values of u on the quadrature grid). The fields (u and the input derivatives the residual reads) come from a
 :class:`FieldModel`, so the same objective serves the spiking network (surrogate-jvp jets,
 Stein or FD estimates) and the tanh MLP (autograd).
 """
@@ -56,12 +58,18 @@ class Objective:
         compiled: the compiled problem.
         points: the training points.
         pde_weight: weight of the PDE residual term (conditions carry the weights of the spec).
+        weak: a :class:`~spikepde.train.weak_form.WeakForm` for the PDE term (None: strong form
+            at the interior collocation points).
     """
 
-    def __init__(self, compiled: CompiledProblem, points: TrainingPoints, pde_weight: float = 1.0):
+    def __init__(self, compiled: CompiledProblem, points: TrainingPoints, pde_weight: float = 1.0,
+                 weak=None):
         self.compiled = compiled
         self.points = points
         self.pde_weight = pde_weight
+        self.weak = weak
+        if weak is not None and not compiled.has_pde:
+            raise ValueError("a weak form needs a PDE residual (this is a regression problem)")
         self.scales: dict[str, float] = {}   # set by calibrate(); empty = every term unscaled
         self.pde_indices = sorted({tuple(index) for index in compiled.derivatives}, key=sum)
         self._zero = (0,) * len(compiled.input_names)
@@ -93,6 +101,10 @@ class Objective:
         if self._targets is not None:
             u = self._model_fields(model, X, [self._zero])[self._zero]
             out["data"] = (u - self._targets).square().mean()
+        elif self.weak is not None:
+            Xq = self.weak.points
+            u = self._model_fields(model, Xq, [self._zero])[self._zero]
+            out["pde"] = self.weak.residual(u).square().mean()
         else:
             fields = self._model_fields(model, X, self.pde_indices)
             out["pde"] = self.compiled.residual(X, fields).square().mean()
@@ -111,8 +123,11 @@ class Objective:
 
         ``terms_from_fields`` takes one fields dict per request, in this order.
         """
-        out = [(self.points.interior, self._network_indices(
-            [self._zero] if self._targets is not None else list(self.pde_indices)))]
+        if self.weak is not None:
+            out = [(self.weak.points, self._network_indices([self._zero]))]
+        else:
+            out = [(self.points.interior, self._network_indices(
+                [self._zero] if self._targets is not None else list(self.pde_indices)))]
         for cond, Xc in zip(self.compiled.conditions, self.points.conditions):
             out.append((Xc, self._network_indices([tuple(a) for a in cond.derivatives])))
         return out
@@ -128,6 +143,10 @@ class Objective:
         if self._targets is not None:
             u = self._solution_fields(X, fields_list[0], [self._zero])[self._zero]
             out["data"] = (u - self._targets).square().mean()
+        elif self.weak is not None:
+            Xq = self.weak.points
+            u = self._solution_fields(Xq, fields_list[0], [self._zero])[self._zero]
+            out["pde"] = self.weak.residual(u).square().mean()
         else:
             fields = self._solution_fields(X, fields_list[0], self.pde_indices)
             out["pde"] = self.compiled.residual(X, fields).square().mean()

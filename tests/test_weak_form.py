@@ -1,0 +1,116 @@
+"""Weak-form residuals: integration by parts is exact up to quadrature, fluxes are found."""
+import numpy as np
+import pytest
+import sympy
+import torch
+
+import spikepde
+from spikepde.problem import numeric
+from spikepde.problem.compile import compile_problem
+from spikepde.train.weak_form import WeakForm, bspline, split_residual
+
+
+def _strong_projection(compiled, weak, u_expr):
+    """⟨r(u), ψ_k⟩ with the exact derivatives of a smooth u (no integration by parts)."""
+    p = compiled.problem
+    r = p.residuals[0].xreplace(p.substitutions())
+    r_u = r.subs(p.u, u_expr).doit()
+    f = numeric.build_evaluator(r_u, p.input_symbols)
+    vals = f(list(weak.points.unbind(1)), {})
+    vals = vals if isinstance(vals, torch.Tensor) else torch.full((weak.points.shape[0],), float(vals))
+    return weak._project(vals.to(weak.points.dtype), (0,) * p.dim)
+
+
+@pytest.mark.parametrize("name", ["burgers", "kdv", "allen_cahn", "heat1d", "wave1d", "poisson2d"])
+def test_integration_by_parts_matches_strong_projection(name):
+    """For a smooth u that is *not* a solution, the weak residual (derivatives on ψ, fluxes
+    P(u) for p(u) u_x) equals the projection of the strong residual, to quadrature accuracy."""
+    compiled = compile_problem(spikepde.load_problem(name), dtype=torch.float64)
+    weak = WeakForm(compiled, test_per_axis=6, quad_per_interval=12)
+    syms = compiled.problem.input_symbols
+    u_expr = sympy.Integer(1)
+    for k, s in enumerate(syms):
+        u_expr = u_expr * sympy.cos(0.7 * s + 0.3 * (k + 1))
+    u_expr = u_expr + sympy.Rational(1, 3) * syms[0] ** 2
+    u_vals = numeric.build_evaluator(u_expr, syms)(list(weak.points.unbind(1)), {})
+    g_weak = weak.residual(u_vals)
+    g_strong = _strong_projection(compiled, weak, u_expr)
+    scale = float(g_strong.abs().max())
+    assert scale > 1e-3                                     # the test function sees a residual
+    assert float((g_weak - g_strong).abs().max()) < 2e-3 * scale
+
+
+def test_exact_solution_has_small_weak_residual():
+    compiled = compile_problem(spikepde.load_problem("heat1d"), dtype=torch.float64)
+    weak = WeakForm(compiled, test_per_axis=10, quad_per_interval=8)
+    u = compiled.exact(weak.points)
+    g = weak.residual(u)
+    x, t = weak.points.unbind(1)
+    wrong = weak.residual(u + 0.05 * torch.sin(3 * x + 2 * t))
+    assert float(g.abs().max()) < 1e-3 * float(wrong.abs().max())
+
+
+def test_split_finds_burgers_flux_and_constant_terms():
+    p = spikepde.load_problem("burgers")
+    terms = split_residual(p.residuals[0].xreplace(p.substitutions()), p.u, p.input_symbols)
+    lin = dict((a, c) for c, a in terms.linear)
+    assert lin[(0, 1)] == pytest.approx(1.0)                      # u_t
+    assert lin[(2, 0)] == pytest.approx(-0.01 / np.pi)            # −ν u_xx
+    (axis, P), = terms.fluxes
+    assert axis == 0 and sympy.simplify(P - p.u ** 2 / 2) == 0    # u u_x = (u²/2)_x
+    assert terms.source == 0
+
+
+def test_unsupported_terms_are_named():
+    x, t = sympy.symbols("x t")
+    u = sympy.Function("u")(x, t)
+    with pytest.raises(ValueError, match="several derivatives"):
+        split_residual(u.diff(x) * u.diff(t), u, (x, t))
+    with pytest.raises(ValueError, match="depends"):
+        split_residual(x * u.diff(x, 2), u, (x, t))
+    compiled = compile_problem(spikepde.load_problem("poisson_lshape"))
+    with pytest.raises(ValueError, match="excluded"):
+        WeakForm(compiled)
+
+
+def test_bspline_derivatives_match_finite_differences():
+    s = torch.linspace(-2.5, 2.5, 1001, dtype=torch.float64)
+    h = 1e-6
+    for o in range(3):
+        fd = (bspline(s + h, o) - bspline(s - h, o)) / (2 * h)
+        mask = (s.abs() - 1).abs().gt(1e-3) & (s.abs() - 2).abs().gt(1e-3) & s.abs().gt(1e-3)
+        assert torch.allclose(fd[mask], bspline(s, o + 1)[mask], atol=1e-5)
+    # unit integral
+    assert float(bspline(s, 0).sum() * (s[1] - s[0])) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_weak_objective_fast_forward_gradient_equals_reference():
+    """The fast fgrad path reads u on the quadrature grid; it must equal vmap(jvp) of the loss."""
+    from spikepde.models import SpikingField
+    from spikepde.snn.network import SpikingMLP
+    from spikepde.train.forward_gradient import (directional_derivatives,
+                                                 directional_derivatives_fields, sample_directions)
+    from spikepde.train.objective import Objective, TrainingPoints
+
+    compiled = compile_problem(spikepde.load_problem("burgers"), dtype=torch.float64)
+    g = torch.Generator().manual_seed(0)
+    points = TrainingPoints.sample(compiled, g, interior=64)
+    weak = WeakForm(compiled, test_per_axis=5, quad_per_interval=2)
+    objective = Objective(compiled, points, weak=weak)
+    net = SpikingMLP(2, (12, 10), T=4, lower=tuple(compiled.lower.tolist()),
+                     upper=tuple(compiled.upper.tolist()))
+    params = net.init_params(g, dtype=torch.float64)
+    dirs = sample_directions(params, 3, g)
+    loss_ref, d_ref = directional_derivatives(lambda p: objective(SpikingField(net, p)), params, dirs)
+    loss, d = directional_derivatives_fields(objective, net, params, dirs)
+    assert objective.field_requests()[0][0].shape == (weak.points.shape[0], 2)
+    assert float(loss_ref) > 0
+    assert abs(float(loss - loss_ref)) <= 1e-10 * float(loss_ref)
+    assert torch.allclose(d, d_ref, rtol=1e-9, atol=1e-12 * float(d_ref.abs().max()))
+
+
+def test_weak_form_option_validation():
+    with pytest.raises(ValueError, match="residual_form"):
+        spikepde.solve("heat1d", residual_form="weakest", steps=1, out=None, quiet=True)
+    with pytest.raises(ValueError, match="admm"):
+        spikepde.solve("heat1d", method="admm", residual_form="weak", steps=1, out=None, quiet=True)
