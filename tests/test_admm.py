@@ -155,3 +155,182 @@ def test_tiny_poisson1d_error_falls(monkeypatch):
     assert r.metrics["relative_l2"] < 0.15
     assert min(c["test_metric"]) < 0.15
     assert r.metrics["admm_pde_form"] == "weak"
+
+
+# ------------------------------------------------------------------ exact (v, s) block
+def _lif_pattern(z, T, beta=0.9, theta=1.0):
+    v = torch.zeros_like(z)
+    s = torch.zeros_like(z)
+    out = []
+    for _ in range(T):
+        v = beta * v - theta * s + z
+        s = (v >= theta).to(z.dtype)
+        out.append(s)
+    return torch.stack(out, -1)
+
+
+@pytest.mark.parametrize("T", [4, 8, 16])
+def test_lif_pieces_match_the_forward_pass(T):
+    lo, up, P = A.lif_pieces(T, 0.9, 1.0)
+    assert torch.equal(up[:-1], lo[1:]) and bool((lo[1:] > lo[:-1]).all())
+    assert P[0].sum() == 0 and P[-1].sum() == T
+    z = torch.linspace(-0.5, 2.5, 20001, dtype=DT)
+    p = torch.searchsorted(lo, z, right=True) - 1
+    assert torch.equal(_lif_pattern(z, T), P[p])
+    # every pattern on the grid is one of the pieces (none is missed by the sweep)
+    assert len({tuple(r) for r in _lif_pattern(z, T).tolist()}) == len(lo)
+
+
+def test_lif_pieces_margin_keeps_silent_steps_below_threshold():
+    T, delta = 8, 0.05
+    lo, up, P = A.lif_pieces(T, 0.9, 1.0, margin=delta)
+    for p in range(1, len(lo)):
+        if up[p] < lo[p]:
+            continue          # this spike train cannot keep the margin
+        for z in torch.linspace(float(lo[p]), min(float(up[p]), float(lo[p]) + 1), 7, dtype=DT)[1:-1]:
+            v, s = A.lif_states(z.reshape(1, 1), LIFConfig(), T)
+            assert torch.equal(s[:, 0, 0], P[p])
+            assert float(A.violation(v, s, 1.0, delta).abs().max()) == 0.0
+
+
+@pytest.mark.parametrize("rate", [False, True])
+def test_consistent_update_is_the_exact_block_minimiser(rate):
+    """The joint (v, s) block beats every current on a fine grid, and its spikes are the
+    forward pass of its current."""
+    g = _gen(7)
+    T, B, n = 8, 3, 4
+    rho, kappa = 0.7, 1.3
+    pieces = A.lif_pieces(T, 0.9, 1.0)
+    m = torch.rand(B, n, generator=g, dtype=DT) * 1.6 - 0.3
+    a = torch.rand(B, n, generator=g, dtype=DT) if rate else torch.rand(T, B, n, generator=g, dtype=DT)
+    z = A.consistent_update(m, a, pieces, rho, kappa, rate=rate)
+
+    def cost(zv, mv, av):
+        s = _lif_pattern(zv, T)
+        fit = T * (av - s.mean(-1)) ** 2 if rate else ((av[..., None, :] if av.dim() > 1 else av) - s).square().sum(-1)
+        return 0.5 * rho * T * (zv - mv) ** 2 + 0.5 * kappa * fit
+
+    grid = torch.linspace(-1.0, 2.5, 40001, dtype=DT)
+    for b in range(B):
+        for j in range(n):
+            av = a[b, j] if rate else a[:, b, j]
+            c_z = cost(z[b, j].reshape(1), m[b, j], av if rate else av[None])
+            c_grid = cost(grid, m[b, j], av if rate else av[None])
+            assert float(c_z) <= float(c_grid.min()) + 1e-9
+    v, s = A.lif_states(z, LIFConfig(), T)
+    lo = pieces[0]
+    assert torch.equal(s.permute(1, 2, 0), pieces[2][torch.searchsorted(lo, z.contiguous(), right=True) - 1])
+
+
+def test_consistent_update_window_is_exact():
+    g = _gen(8)
+    pieces = A.lif_pieces(32, 0.9, 1.0)
+    m = (torch.rand(300, 40, generator=g, dtype=DT) * 1.6 - 0.3).float()
+    a = torch.rand(300, 40, generator=g, dtype=DT).float()
+    for rho, kappa in ((1.0, 1.0), (0.01, 1.0), (100.0, 0.1)):
+        assert torch.equal(A.consistent_update(m, a, pieces, rho, kappa, rate=True),
+                           A.consistent_update(m, a, pieces, rho, kappa, rate=True, window=10 ** 6))
+
+
+# ------------------------------------------------------------------ penalties and duals
+def _engine(cfg, hidden=16, T=4, seed=0):
+    from spikepde.snn.network import SpikingMLP
+
+    Xtr, ytr, _, _ = _digits_small()
+    X = torch.as_tensor(Xtr[:120], dtype=DT)
+    lif = LIFConfig()
+    net = SpikingMLP(X.shape[1], (hidden,), out_dim=10, T=T, lif=lif)
+    params = net.init_params(_gen(seed), dtype=DT)
+    eng = A.LIFADMM(X, (hidden,), T, lif, 10, params, cfg)
+    eng.readout_least_squares()
+    Y = torch.nn.functional.one_hot(torch.as_tensor(ytr[:120]), 10).to(DT)
+    return eng, A._supervised_output_step(Y)
+
+
+def test_penalty_schedule_and_dual_rescaling():
+    cfg = A.ADMMConfig(warm_start=1, penalty_growth=3.0, penalty_max=9.0)
+    eng, step = _engine(cfg)
+    rhos = []
+    for k in range(5):
+        eng.iteration += 1
+        rho = eng.rho
+        eng.sweep_hidden()
+        step(eng)
+        lam, mu = eng.Lam[0].clone(), eng.Mu.clone()
+        r_dyn = eng.dynamics_residual(0)
+        r_out = eng.Z - eng.readout_input() @ eng.W_out.T
+        eng.update_duals()
+        rhos.append(eng.rho)
+        if eng.iteration <= cfg.warm_start:
+            assert torch.equal(eng.Lam[0], lam) and eng.rho == rho
+            continue
+        g = eng.rho / rho
+        # the unscaled duals ρλ, ρ_o μ carry over: ρ'λ' = ρ(λ + r)
+        assert torch.allclose(eng.rho * eng.Lam[0], rho * (lam + r_dyn), atol=1e-12)
+        assert torch.allclose(eng.rho_out * eng.Mu, (eng.rho_out / g) * (mu + r_out), atol=1e-12)
+        assert eng.kappa == pytest.approx(cfg.kappa * eng.rho / cfg.rho)
+    assert rhos == [1.0, 3.0, 9.0, 9.0, 9.0]       # grows after the warm start, capped
+
+
+def test_default_run_drives_the_primal_residual_down():
+    """The exact block, the dual ascent and the penalty continuation reach feasibility."""
+    eng, step = _engine(A.ADMMConfig(), hidden=32, T=4)
+    primal = [A.admm_iteration(eng, step)[0] for _ in range(14)]
+    assert primal[-1] < primal[0] / 100
+    assert eng.last_parts["heaviside"] == 0.0          # (H) holds exactly in the joint block
+    # the spikes of the iterate are the true forward pass of its current (v[0] = z)
+    v, s = A.lif_states(eng.V[0][0], eng.lif, eng.T)
+    assert torch.equal(s, eng.S[0])
+
+
+def test_residual_summary_matches_the_parts():
+    eng, step = _engine(A.ADMMConfig(first_layer="split"))
+    A.admm_iteration(eng, step)
+    parts = eng.primal_parts()
+    summary = eng.residual_summary()
+    assert summary["primal"] == pytest.approx(A._rms(torch.cat(list(parts.values()))), rel=1e-10)
+    for k, v in parts.items():
+        assert summary["parts"][k] == pytest.approx(A._rms(v), rel=1e-10, abs=1e-300)
+    assert 0 < summary["relative"] < summary["primal"] * 10
+
+
+# ------------------------------------------------------------------ PDE output step
+def test_quadratic_prox_is_stationary():
+    g = _gen(9)
+    R = torch.randn(7, 30, generator=g, dtype=DT)
+    y = torch.randn(7, generator=g, dtype=DT)
+    c = torch.randn(30, generator=g, dtype=DT)
+    prox = A.QuadraticProx(R, y)
+    for rho in (1e-3, 1.0, 50.0):
+        z = prox(c, rho)
+        assert float((R.T @ (R @ z - y) + rho * (z - c)).abs().max()) < 1e-9
+
+
+def test_value_rows_reproduce_the_readout_rows():
+    import spikepde
+    from spikepde.problem import compile_problem
+    from spikepde.snn.network import SpikingMLP
+    from spikepde.train.objective import Objective, TrainingPoints
+
+    c = compile_problem(spikepde.load_problem("poisson1d"), dtype=DT, device="cpu", hard_constraints=False)
+    obj = Objective(c, TrainingPoints.sample(c, _gen(0), interior=None))
+    ro = A.PDEReadout(c, obj, A.ADMMConfig())
+    R, y = ro.value_rows()
+    net = SpikingMLP(1, (16,), T=8, lif=LIFConfig(), lower=tuple(c.lower.tolist()), upper=tuple(c.upper.tolist()))
+    params = net.init_params(_gen(1), dtype=DT)
+    Arows, yrows = ro.rows(net, params, params)
+    X = torch.cat([ro.Xq.to(DT)] + ro.value_condition_points())
+    F = A._with_one(net.features(params, X, differentiable=False))
+    assert torch.allclose(R @ F, Arows, atol=1e-10) and torch.allclose(y, yrows, atol=1e-12)
+
+
+def test_pde_iterate_is_selected_by_training_loss():
+    import spikepde
+
+    r = spikepde.solve("poisson1d", method="admm", steps=3, width=32, depth=1, T=8, quiet=True)
+    c = r.metrics["convergence"]
+    assert r.metrics["admm_output"] == "prox"
+    k = r.metrics["admm_selected_iteration"]
+    losses = [r.metrics["admm_selected_train_loss"]] + c["train_metric"]
+    assert r.metrics["admm_selected_train_loss"] == min(losses)
+    assert k == 0 or c["train_metric"][k - 1] == min(losses)

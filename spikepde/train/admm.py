@@ -1,7 +1,8 @@
 r"""ADMM training of a LIF network with closed-form block updates (``--method admm``).
 
 No surrogate gradient and no back-propagation: every block is an exact minimiser of its
-sub-problem (a least-squares solve, a banded linear solve, or a two-branch comparison).
+sub-problem (a least-squares solve, a banded linear solve, a two-branch comparison, or a
+comparison of the pieces of the LIF response to a constant current).
 Seeds: Taylor et al., ICML 2016 (arXiv:1605.02026) for the structure; Perin, Bidini, Mazzieri,
 Rossi, arXiv:2505.05527 for posing LIF training this way (their update formulas could not be
 read; what follows is our own derivation).
@@ -21,8 +22,15 @@ Constraints (the unrolled LIF network, v[0] = s[0] = 0)::
 
     (D)  v_l[t] = β v_l[t−1] − θ s_l[t−1] + W_l â_{l−1}[t]      (â_0[t] = [x̃; 1] for all t)
     (H)  s_l[t] = H(v_l[t] − θ)    ⇔   v_l[t] ∈ C_{s}:  C_1 = {v ≥ θ},  C_0 = {v ≤ θ − δ}
-    (A)  a_l[t] = s_l[t]
+    (A)  a_l[t] = s_l[t]           (last layer: ā_L = mean_t s_L[t], at every t)
     (O)  z = W_o [ā_L; 1],  ā_L = mean_t a_L[t]
+
+δ (``margin``) is 0 by default: (H) is then the Heaviside itself (closed sets), and the true
+forward pass of *any* weights satisfies (D), (H), (A) exactly — the constraints can reach
+zero. With δ > 0 they cannot in general: a silent step with θ − δ < v < θ is infeasible, and
+moving every sample's current out of those bands with one weight vector per neuron is an
+infeasible linear system for most data (measured on digits with δ = 0.05θ: the dynamics dual
+grew linearly and the primal residual stalled at 1e-3).
 
 Augmented Lagrangian (scaled duals λ on (D), μ on (O); (H) and (A) are penalties as in
 Taylor, since duals on a non-convex set constraint carry no meaning)::
@@ -36,8 +44,23 @@ Block updates (sweep l = 1..L, then readout, output, duals), each exact:
   ``W_l = (Σ_{t,b} e[t] â[t]ᵀ)(Σ_{t,b} â[t] â[t]ᵀ + εI)⁻¹`` with
   ``e[t] = v[t] − β v[t−1] + θ s[t−1] + λ[t]``. Both sums are Gram matrices that can be
   accumulated over batches; layer 1's constant input makes them ``(Σ_t e[t]) x̂ᵀ`` and
-  ``T x̂ x̂ᵀ``.
-* **v_l** (per neuron and sample, over t): minimise
+  ``T x̂ x̂ᵀ``. The weight decay ε/2‖W‖² is a fixed term of the objective, so relative to the
+  growing ρ it is ε ρ₀/ρ (float64 Cholesky).
+* **(v_1, s_1) jointly — the exact block of the constant-current layer** (``first_layer=
+  "exact"``, the default). Layer 1's current is constant in t, so the trajectories that
+  satisfy (H) exactly and (D) up to a constant offset are ``(v, s) = LIF(z)`` for one scalar
+  current z per neuron and sample (a pre-activation in Taylor's sense; v[0] = z). The LIF
+  response is piecewise constant in z (:func:`lif_pieces`: 37 pieces for T = 8, 453 for
+  T = 32, each with its spike train S_p; the margin δ shortens each piece to where its silent
+  steps keep v ≤ θ − δ). On this family the block objective is
+  ``ρT/2 (z − m)² + κ/2 ‖a − S_p‖²`` (``m = W x̂ − mean_t λ``; for the last layer, read only
+  through its rate, ``κT/2 (ā − mean_t S_p)²``), minimised on piece p by ``z = clip(m, p)``:
+  :func:`consistent_update` compares the pieces and keeps the cheapest, so spikes can move
+  (the split steps below never flipped one on digits: all three terms of the s-cost favour
+  the current spike, a coordinated (v, s) move is needed). (D) is then violated only by the
+  offset z − W x̂, (H) not at all.
+* **v_l** (split layers: l ≥ 2, time-varying input, or ``first_layer="split"``; per neuron
+  and sample, over t): minimise
   ``ρ/2 Σ_t (v[t] − β v[t−1] − c[t])² + γ/2 Σ_t dist(v[t], C_{s[t]})²`` with
   ``c[t] = W â[t] − θ s[t−1] − λ[t]``. The objective is convex and C¹ (dist² of a convex set);
   for a fixed active set 𝒜 (entries outside their set) it is the quadratic with normal
@@ -45,7 +68,8 @@ Block updates (sweep l = 1..L, then readout, output, duals), each exact:
   −β; p: the nearest boundary, θ or θ − δ) — tridiagonal, solved by the Thomas algorithm.
   The active set is iterated to a fixed point (a semismooth Newton method, exact when it
   stops: the gradient ``ρ Dᵀ(Dv − c) + γ (v − P_C(v))`` then vanishes).
-* **s_l** (exact Heaviside sub-problem, separable given v and a): for each entry compare
+* **s_l** (split layers; exact Heaviside sub-problem, separable given v and a): for each
+  entry compare
   ``cost(s) = γ/2 dist(v[t], C_s)² + κ/2 (a[t] − s)² + ρ/2 (d[t+1] + θ s)²`` for s = 0 and
   s = 1, where ``d[t+1] = v[t+1] − β v[t] − W â[t+1] + λ[t+1]`` is constraint t+1 without
   its reset term (the reset's effect on the next step); keep the cheaper.
@@ -61,19 +85,36 @@ Block updates (sweep l = 1..L, then readout, output, duals), each exact:
   ``z = (Y + ρ_o (m − μ)) / (1 + ρ_o)``, m = W_o â_L.
 * **Duals**: ``λ ← λ + D`` (if ``duals="all"``), ``μ ← μ + (z − m)``, after ``warm_start``
   iterations (Taylor's warm start).
+* **Penalty continuation** (after the warm start, with the duals): ρ, ρ_o, γ, κ ← τ·(…) with
+  τ = ``penalty_growth`` = 2, until ρ reaches ``penalty_max`` = 1e6 times its start; the
+  scaled duals are divided by τ *after* their update (``λ ← (λ + r)/τ``: the unscaled dual ρλ
+  carries over, Boyd et al. 2011 §3.4.1 — dividing before the update, as an earlier version
+  did, leaves a residual that does not vanish). Nonconvex ADMM reaches feasibility with an
+  increasing penalty (Wang, Yin & Zeng 2019 need ρ above a threshold set by the Lipschitz
+  constants; the continuation gets there without knowing it): the relative weight of the loss
+  falls, and the iterate settles on a point of the constraint set. Since the joint block makes
+  (D), (H), (A) satisfiable by the forward pass, that point exists.
 
-Residuals: primal = RMS of all constraint violations (D, H as dist, A, O); dual =
-``ρ·RMS(Δv) + ρ_o·RMS(Δz)`` (Boyd et al. 2011 §3.3, s = ρAᵀBΔz). **Residual balancing**
-(``balance=True``, Boyd §3.4.1): if primal > 10·dual, ρ, ρ_o ← 2ρ, 2ρ_o (scaled duals ÷ 2);
-if dual > 10·primal, ρ ← ρ/2 (duals × 2).
+Residuals (:meth:`LIFADMM.residual_summary`): **primal** = RMS of all constraint violations,
+``‖r‖₂/√p`` over the p entries of (D), (H) as dist, (A), (O) (Boyd et al. 2011 §3.3.1's
+absolute scale); **relative** primal = ``‖r‖₂ / max(‖lhs‖₂, ‖rhs‖₂)`` (their relative scale:
+per block (D) ``v − βv₋ + θs₋`` / ``Wâ``, (H) v / P_C(v), (A) a / s, (O) z / ``W_o â``); the
+RMS of each block; dual = ``ρ·RMS(Δv) + ρ_o·RMS(Δz)`` (s = ρAᵀBΔz, with the ρ the step used;
+it grows with the continuation unless the iterate stops moving). The reductions reported are
+first ADMM iterate → last. **Residual balancing** (``balance=True``, Boyd §3.4.1): if
+primal > 10·dual, ρ, ρ_o ← 2ρ, 2ρ_o (scaled duals ÷ 2); if dual > 10·primal, ρ ← ρ/2 (duals × 2).
 
-Defaults: ρ = 1, ρ_o = 1, γ = 10 (Taylor's re-implementation's β = 1, γ = 10), κ = 1,
-δ = 0.05 θ, ε = 1e-4 (relative to the mean Gram diagonal), warm start 3 iterations,
-duals on all dynamics constraints, no balancing. (H) and (A) carry no duals, so with fixed
-γ, κ their violation settles at a level ~1/γ, 1/κ (measured on digits: the primal residual
-stalled at 1.5e-3 after a 10× fall); the penalties therefore grow by ``penalty_growth`` = 1.3
-per iteration after the warm start, up to ``penalty_max`` = 1e4 times their start (a
-continuation, as in quadratic-penalty methods).
+Defaults: ρ = 1, ρ_o = 1, γ = 10 (Taylor's re-implementation's β = 1, γ = 10), κ = 1, δ = 0,
+ε = 1e-8 (relative to the mean Gram diagonal), warm start 3 iterations, duals on all dynamics
+constraints, τ = 2 up to 1e6, no balancing. Measured on digits (1295 images, 256 LIF, T = 8,
+20 iterations): primal 6.6e-3 → 7.5e-6 (880×, relative residual 2.3e-3 → 2.6e-6), where the
+old split block with δ = 0.05θ stalled at 9e-4 (7×). What the hidden layer learns is little:
+the readout pull reaches the spikes only through ā − s̄ ≈ ρ_o W̃_oᵀ(z + μ − W_o â)/(κT), of
+order 1e-3, and a piece change costs κT/2 (1/T)² at least, so about 1e3 of 2.6e6 spikes move
+per iteration before the continuation freezes them; a smaller κ moves more spikes but the
+readout then fits relaxed rates that the true pass does not produce (κ = 0.01: 89.7 % test
+instead of 92.2 %). ADMM here is mostly a closed-form trainer of the readout on spiking
+features.
 
 Physics-informed readout (linear PDEs; Picard for nonlinear ones)
 -----------------------------------------------------------------
@@ -101,20 +142,35 @@ Two forms of the PDE rows:
   ``M_kl = ⟨L*ψ_k, L*ψ_l⟩`` equals ``‖P_V (u − u*)‖²_{L²}``, the L² error projected on
   V = span{L*ψ_k}; the conditions (rows of true values on their points) fix the rest. It is
   whitened by the Cholesky factor of M, so it is an ordinary least squares again. Integrals
-  use a midpoint tensor grid. Same network: 2.0e-2 (T = 8) and 8.9e-3 (T = 32) on
-  poisson1d, against 1.6e-2 / 1.1e-2 for the best L² fit of the exact solution by the same
-  random features.
+  use a midpoint tensor grid (8(K+3) points in 1-D, 2(K+3) per axis in 2-D: on heat1d
+  4(K+3) gave the same error, 3.39e-2, at twice the memory).
 
-For PDEs the output variable z is pinned to the physics solution u_k on the interior points
-(ℓ is the indicator of that target): the hidden sweeps then move the features toward
-reproducing the physics solution with the readout — the target of the last hidden layer is
-again Taylor's readout-derived ā.
+For PDEs in the weak form whose conditions read only values of u (``pde_output="prox"``, the
+default where it applies: poisson1d, heat1d, …) the ADMM is the same as for classification
+with the physics loss as ℓ: the samples are the quadrature grid and the condition points, the
+loss of the values z there is ``ℓ(z) = ½‖R z − y‖²`` (R: the whitened weak rows and the
+condition rows acting on values, :meth:`PDEReadout.value_rows`; ``R Φ`` is exactly the readout
+rows of features Φ), its prox is a linear solve (:class:`QuadraticProx`, Woodbury on the small
+``RRᵀ``), W_o is the least squares of z + μ (ε = ``readout_ridge``), and ρ_o is measured in
+units of ℓ's curvature ‖RᵀR‖₂. The run starts (``pde_start="physics"``) from the physics least
+squares readout of the initial features, whose forward pass is feasible: the primal residual
+then starts at rounding level and has nothing to lose (poisson1d, 256 LIF, T = 64: 2e-7,
+relative 7e-8), and the error is that of the readout (T = 32: 1.3e-2, T = 64: 5.8e-3 on
+poisson1d; heat1d T = 16: 5.3e-2, T = 32: 3.4e-2). From the initialised readout instead
+(``pde_start="network"``) the prox step moves z only along the few stiff directions of ℓ and
+16 iterations left poisson1d at a relative error of 1.0. The iterate kept is the one with the
+lowest training loss ℓ of the true network (never the reference error).
+
+Otherwise (``pde_output="pinned"``: strong form, Burgers by Picard, derivative conditions)
+the readout is the physics least squares on the TRUE features, and z is pinned to that
+solution u_k (ℓ is the indicator of that target).
 
 Evaluation always runs the true LIF forward pass of the learned weights (``SpikingMLP``).
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -133,23 +189,25 @@ class ADMMConfig:
 
     rho: float = 1.0            # dynamics constraints (D)
     rho_out: float = 1.0        # output constraint (O)
-    gamma: float = 10.0         # Heaviside consistency (H)
+    gamma: float = 10.0         # Heaviside consistency (H) of the split layers
     kappa: float = 1.0          # relaxed spikes a = s (A)
-    margin: float = 0.05        # δ/θ: a silent neuron sits at least δ below threshold
-    ridge: float = 1e-4         # ε of the weight least squares, relative to the Gram diagonal
-    warm_start: int = 3         # iterations before the duals move
+    margin: float = 0.0         # δ/θ: a silent neuron sits at least δ below threshold (0: the exact Heaviside)
+    ridge: float = 1e-8         # ε of the weight least squares, relative to the Gram diagonal (at the initial ρ)
+    warm_start: int = 3         # iterations before the duals and the penalties move
     duals: str = "all"          # "all": λ on (D) and μ on (O); "output": μ only (Taylor)
     balance: bool = False       # residual balancing of ρ, ρ_o
-    active_set_iters: int = 8   # semismooth-Newton passes of the v-step
+    first_layer: str = "exact"  # "exact": joint (v, s) block of the constant-current layer; "split"
+    active_set_iters: int = 8   # semismooth-Newton passes of the v-step (split layers)
     pde_form: str = "auto"      # "weak" | "strong" | "auto"
     linearisation: str = "auto"  # "picard" | "newton" | "auto"
     test_per_axis: int = 0      # weak form: B-splines per axis (0: automatic)
     quad_per_axis: int = 0      # weak form: midpoint points per axis (0: automatic)
     readout_ridge: float = 1e-10
     hidden_updates: bool = True  # run the hidden-layer ADMM sweeps on PDE tasks
-    penalty_growth: float = 1.3  # γ, κ ← growth·(γ, κ) after the warm start (continuation)
-    penalty_max: float = 1e4     # cap of that growth, as a multiple of the initial γ, κ
-    rho_growth: float = 1.0      # ρ ← growth·ρ after the warm start (same cap); >1 destabilised (H) on digits
+    pde_output: str = "auto"     # "prox": physics loss as the output step; "pinned"; "auto"
+    pde_start: str = "physics"   # prox: "physics" (readout by the physics least squares) or "network"
+    penalty_growth: float = 2.0  # ρ, ρ_o, γ, κ ← growth·(…) each iteration after the warm start
+    penalty_max: float = 1e6     # cap of that growth, as a multiple of the initial penalties
 
 
 def _rms(x: torch.Tensor) -> float:
@@ -184,10 +242,14 @@ def _with_one(a: torch.Tensor) -> torch.Tensor:
 
 
 def ridge_solve(G: torch.Tensor, R: torch.Tensor, ridge: float) -> torch.Tensor:
-    """``R (G + εI)⁻¹`` for a Gram matrix G (ε relative to G's mean diagonal) by Cholesky."""
+    """``R (G + εI)⁻¹`` for a Gram matrix G (ε relative to G's mean diagonal) by Cholesky.
+
+    Solved in float64 whatever the working precision (the matrices are only (n_in+1)²)."""
+    dtype = R.dtype
+    G, R = G.to(torch.float64), R.to(torch.float64)
     eps = ridge * float(G.diagonal().mean().clamp_min(1e-30))
     L = torch.linalg.cholesky(G + eps * torch.eye(G.shape[0], dtype=G.dtype, device=G.device))
-    return torch.cholesky_solve(R.T, L).T
+    return torch.cholesky_solve(R.T, L).T.to(dtype)
 
 
 # ======================================================================== block updates
@@ -196,6 +258,8 @@ def weight_update(E: torch.Tensor, A_in: torch.Tensor, ridge: float) -> torch.Te
 
     E is ``[T, B, n_out]``; A_in is ``[T, B, n_in+1]`` or ``[B, n_in+1]`` (constant over t).
     """
+    dtype = E.dtype
+    E, A_in = E.to(torch.float64), A_in.to(torch.float64)
     if A_in.dim() == 2:
         T = E.shape[0]
         G = T * (A_in.T @ A_in)
@@ -204,7 +268,7 @@ def weight_update(E: torch.Tensor, A_in: torch.Tensor, ridge: float) -> torch.Te
         a = A_in.reshape(-1, A_in.shape[-1])
         G = a.T @ a
         R = E.reshape(-1, E.shape[-1]).T @ a
-    return ridge_solve(G, R, ridge)
+    return ridge_solve(G, R, ridge).to(dtype)
 
 
 def thomas(lower: float, diag: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
@@ -329,6 +393,135 @@ def output_update(Y, m, mu, rho_out) -> torch.Tensor:
     return (Y + rho_out * (m - mu)) / (1 + rho_out)
 
 
+# ======================================================================== exact (v, s) block
+@functools.lru_cache(maxsize=32)
+def _lif_pieces_cached(T: int, beta: float, theta: float, margin: float):
+    c = [sum(beta ** k for k in range(t + 1)) for t in range(T)]   # ∂v[t]/∂z on a piece
+
+    def pattern(z: float) -> tuple:
+        v = s = 0.0
+        out = []
+        for _ in range(T):
+            v = beta * v - theta * s + z
+            s = 1.0 if v >= theta else 0.0
+            out.append(s)
+        return tuple(out)
+
+    def resets(P, t):   # Σ_{k<t} β^{t−1−k} P[k]: accumulated reset in v[t]
+        return sum(beta ** (t - 1 - k) * P[k] for k in range(t))
+
+    lo, pats = [-math.inf], [tuple([0.0] * T)]
+    while not all(pats[-1]):
+        P = pats[-1]
+        # on this piece v[t] = c_t z − θ q_t grows with z; the next breakpoint is where the first
+        # silent entry reaches θ
+        nxt = min(theta * (1 + resets(P, t)) / c[t] for t in range(T) if P[t] == 0.0)
+        step = 1e-13
+        Q = pattern(nxt * (1 + step) + step)
+        while Q == P:            # rounding at the breakpoint: look a little further
+            step *= 10
+            Q = pattern(nxt * (1 + step) + step)
+        lo.append(nxt)
+        pats.append(Q)
+    hi = lo[1:] + [math.inf]
+    up = []
+    for p, P in enumerate(pats):
+        # margin: silent entries must stay at v ≤ θ − δ, i.e. z ≤ (θ − δ + θ q_t)/c_t
+        u = min([(theta - margin + theta * resets(P, t)) / c[t] for t in range(T) if P[t] == 0.0] + [hi[p]])
+        up.append(u)
+    return lo, up, pats
+
+
+def lif_pieces(T: int, beta: float, theta: float, margin: float = 0.0, dtype=torch.float64):
+    """The spike trains of a LIF neuron (reset by subtraction) driven by a constant current z.
+
+    The response is piecewise constant in z: returns ``(lo, up, patterns)`` with ``patterns[p]``
+    ``[P, T]`` the spike train for every z in ``[lo[p], hi[p])`` (``hi[p] = lo[p+1]``;
+    ``lo[0] = −∞``, the last piece, all ones, runs to +∞). ``up[p] ≤ hi[p]`` is the end of the
+    part of the piece where every silent step also keeps the margin, ``v[t] ≤ θ − δ``
+    (``up = hi`` for δ = 0; a piece with ``up < lo`` cannot keep the margin at all). Exact: on a
+    piece ``v[t] = c_t z − θ q_t`` with ``c_t = Σ_{k≤t} β^k`` and q_t the decayed resets, so the
+    next breakpoint is ``min_t θ(1 + q_t)/c_t`` over the silent steps; a sweep from z = −∞ visits
+    every piece (T = 8: 37 pieces, T = 32: 453 for β = 0.9).
+    """
+    lo, up, pats = _lif_pieces_cached(int(T), float(beta), float(theta), float(margin))
+    return (torch.tensor(lo, dtype=dtype), torch.tensor(up, dtype=dtype), torch.tensor(pats, dtype=dtype))
+
+
+def consistent_update(m: torch.Tensor, a: torch.Tensor, pieces, rho: float, kappa: float,
+                      rate: bool = False, window: int = 8, chunk_elements: int = 1 << 23) -> torch.Tensor:
+    """The exact joint (v, s) block of a constant-current layer: the current z ``[B, n]``.
+
+    Over the LIF-consistent trajectories (v, s) = LIF(z) — (H) exact, (D) up to the constant
+    offset z − Wx̂ — the block objective ``ρ/2 Σ_t (z − m)² + κ/2 Σ_t (a[t] − s[t])²`` is, on
+    piece p, ``ρT/2 (z − m)² + κ/2 ‖a − S_p‖²``: minimised by ``z = clip(m, piece p)``; the
+    cheapest piece is kept. ``z`` is kept 64 machine epsilons (relative) inside its piece, so
+    that the forward pass in the working precision reproduces S_p.
+    ``m``: ``[B, n]`` (the drive W x̂ minus the mean scaled dual); ``a``: ``[T, B, n]``.
+
+    ``rate=True`` (the last hidden layer, read only through its rate): the relaxation is on the
+    rate, ``κT/2 (ā − mean_t S_p)²`` with ``a`` the rate ā ``[B, n]``. Then the pieces within
+    ``window`` of m's own piece are evaluated first; with C* the best of them, a piece further
+    out costs at least ``ρT/2 dist(m, piece)² ≥ C*`` when the window spans ``m ± √(2C*/(ρT))``,
+    and the entries where it does not are evaluated over every piece — still exact.
+    Otherwise every piece is evaluated (``a·S_p`` for all p is one matrix product).
+    """
+    lo, up, P = pieces
+    T = P.shape[1]
+    lo, up, P = lo.to(m.dtype), up.to(m.dtype), P.to(m.dtype)
+    pad = 64 * torch.finfo(m.dtype).eps * torch.clamp(torch.maximum(lo.abs(), up.abs()).nan_to_num(posinf=1.0), min=1.0)
+    lo_in = torch.where(torch.isfinite(lo), lo + pad, lo)
+    up_in = torch.where(torch.isfinite(up), up - pad, up)
+    inf = torch.tensor(math.inf, dtype=m.dtype)
+    sq = P.sum(1)                                      # ‖S_p‖²
+    rates = P.mean(1)
+    mf = m.reshape(-1)
+    af = a.reshape(-1) if rate else a.reshape(T, -1)
+
+    def costs(mm, lo_c, up_c, fit):
+        zc = torch.minimum(torch.maximum(mm, lo_c), up_c)
+        cost = 0.5 * rho * T * (zc - mm).square() + 0.5 * kappa * fit
+        return zc, torch.where(up_c >= lo_c, cost, inf)
+
+    def full(rows: torch.Tensor) -> torch.Tensor:
+        res = torch.empty(rows.numel(), dtype=m.dtype)
+        step = max(1, chunk_elements // max(1, P.shape[0]))
+        for i in range(0, rows.numel(), step):
+            r = rows[i:i + step]
+            mm = mf[r, None]
+            fit = T * (af[r, None] - rates).square() if rate else sq - 2 * (af[:, r].T @ P.T)
+            zc, cost = costs(mm, lo_in, up_in, fit)
+            res[i:i + step] = torch.gather(zc, 1, cost.argmin(1, keepdim=True))[:, 0]
+        return res
+
+    n_p = P.shape[0]
+    if not rate or n_p <= 2 * window + 1:
+        return full(torch.arange(mf.numel())).reshape(m.shape)
+    out = torch.empty_like(mf)
+    hi = torch.cat([lo[1:], inf[None]])
+    todo = []
+    step = max(1, chunk_elements // (2 * window + 1))
+    offsets = torch.arange(-window, window + 1)
+    for i in range(0, mf.numel(), step):
+        mm = mf[i:i + step]
+        own = torch.searchsorted(lo, mm.contiguous(), right=True) - 1
+        start = (own - window).clamp(0, n_p - 2 * window - 1)
+        idx = start[:, None] + offsets + window                       # [N, 2W+1]
+        zc, cost = costs(mm[:, None], lo_in[idx], up_in[idx], T * (af[i:i + step, None] - rates[idx]).square())
+        best, k = cost.min(1, keepdim=True)
+        out[i:i + step] = torch.gather(zc, 1, k)[:, 0]
+        reach = (2 * best[:, 0] / (rho * T)).sqrt()
+        left_ok = (start == 0) | (mm - lo[start] >= reach)
+        right_ok = (start + 2 * window == n_p - 1) | (hi[start + 2 * window] - mm >= reach)
+        bad = ~(left_ok & right_ok)
+        if bool(bad.any()):
+            todo.append(bad.nonzero()[:, 0] + i)
+    if todo:
+        rows = torch.cat(todo)
+        out[rows] = full(rows)
+    return out.reshape(m.shape)
+
+
 # ======================================================================== the ADMM engine
 class LIFADMM:
     """ADMM state and sweeps for a LIF MLP on a fixed set of samples (see module docstring).
@@ -365,6 +558,12 @@ class LIFADMM:
         self.Mu = torch.zeros_like(self.Z)
         self.iteration = 0
         self.last_primal = self.last_dual = float("nan")
+        self.last_flips = 0
+        self.readout_ridge = cfg.ridge      # ε of the readout least squares (at the initial ρ_o)
+        if cfg.first_layer not in ("exact", "split"):
+            raise ValueError(f"first_layer must be 'exact' or 'split', not {cfg.first_layer!r}")
+        self.pieces = (lif_pieces(T, lif.beta, lif.threshold, self.margin)
+                       if cfg.first_layer == "exact" else None)
 
     # ---------------------------------------------------------------- pieces
     @property
@@ -387,6 +586,7 @@ class LIFADMM:
         return _with_one(self.A[-1].mean(0))
 
     def primal_parts(self) -> dict[str, torch.Tensor]:
+        """The constraint violations, block by block (flattened; see :meth:`residual_summary`)."""
         th = self.lif.threshold
         parts = {"dynamics": torch.cat([self.dynamics_residual(l).flatten() for l in range(self.L)]),
                  "heaviside": torch.cat([violation(self.V[l], self.S[l], th, self.margin).flatten()
@@ -395,52 +595,115 @@ class LIFADMM:
                  "output": (self.Z - self.readout_input() @ self.W_out.T).flatten()}
         return parts
 
+    def residual_summary(self) -> dict:
+        """Primal residuals in one pass over the state (the same numbers as :meth:`primal_parts`).
+
+        ``primal``: RMS of all constraint violations, ``‖r‖₂/√p`` (p: the number of constraint
+        entries, Boyd et al. 2011 §3.3.1's absolute scale); ``relative``:
+        ``‖r‖₂ / max(‖lhs‖₂, ‖rhs‖₂)`` (their relative scale) with lhs/rhs per block (D)
+        ``v[t] − βv[t−1] + θs[t−1]`` / ``W â[t]``, (H) v / its projection on C_s, (A) a / s,
+        (O) z / ``W_o â_L``; ``parts``: the RMS of each block.
+        """
+        th, m, beta = self.lif.threshold, self.margin, self.lif.beta
+        sq = dict.fromkeys(("dynamics", "heaviside", "relaxation", "output"), 0.0)
+        n = dict.fromkeys(sq, 0)
+        lhs = rhs = 0.0
+        for l in range(self.L):
+            v, s, a = self.V[l], self.S[l], self.A[l]
+            lhs_d = v - beta * _shift(v) + th * _shift(s)
+            drive = self.drive(l)
+            drive = drive.expand_as(v) if drive.dim() == 2 else drive
+            viol = violation(v, s, th, m)
+            sq["dynamics"] += float(torch.sub(lhs_d, drive).square_().sum())
+            sq["heaviside"] += float(viol.square().sum())
+            sq["relaxation"] += float(torch.sub(a, s).square_().sum())
+            for k in ("dynamics", "heaviside", "relaxation"):
+                n[k] += v.numel()
+            lhs += float(lhs_d.square_().sum()) + float(v.square().sum()) + float(a.square().sum())
+            rhs += float(drive.square().sum()) + float(viol.sub_(v).square_().sum()) + float(s.square().sum())
+        out = self.readout_input() @ self.W_out.T
+        sq["output"] = float((self.Z - out).square().sum())
+        n["output"] = self.Z.numel()
+        lhs += float(self.Z.square().sum())
+        rhs += float(out.square().sum())
+        r2 = sum(sq.values())
+        return {"primal": math.sqrt(r2 / max(1, sum(n.values()))),
+                "relative": math.sqrt(r2) / max(math.sqrt(lhs), math.sqrt(rhs), 1e-300),
+                "parts": {k: math.sqrt(sq[k] / max(1, n[k])) for k in sq}}
+
     def primal_residual(self) -> float:
-        return _rms(torch.cat(list(self.primal_parts().values())))
+        """RMS of all constraint violations (see :meth:`residual_summary`)."""
+        return self.residual_summary()["primal"]
+
+    def primal_residual_relative(self) -> float:
+        """‖r‖₂ / max(‖lhs‖₂, ‖rhs‖₂) over all constraints (see :meth:`residual_summary`)."""
+        return self.residual_summary()["relative"]
 
     # ---------------------------------------------------------------- one iteration
+    def ridge(self, rho: float, rho0: float) -> float:
+        """ε of a weight step whose penalty is now ρ: the weight decay is a fixed term of the
+        objective, so relative to ρ/2‖·‖² it scales as ρ₀/ρ (floor 1e-12 for the Cholesky)."""
+        return max(self.cfg.ridge * rho0 / rho, 1e-12)
+
     def sweep_hidden(self) -> None:
-        """W_l, v_l, s_l, a_l for l = 1..L (Gauss–Seidel order)."""
+        """W_l, (v_l, s_l), a_l for l = 1..L (Gauss–Seidel order)."""
         cfg, lif = self.cfg, self.lif
         beta, th, m = lif.beta, lif.threshold, self.margin
         rho = self.rho
+        flips = 0
         for l in range(self.L):
             v, s, lam = self.V[l], self.S[l], self.Lam[l]
             E = v - beta * _shift(v) + th * _shift(s) + lam
-            self.W[l] = weight_update(E, self.layer_input(l), cfg.ridge)
+            self.W[l] = weight_update(E, self.layer_input(l), self.ridge(rho, cfg.rho))
             drive = self.drive(l)
-            drive = drive.expand_as(v) if drive.dim() == 2 else drive
-            c = drive - th * _shift(s) - lam
-            self.V[l] = v = potential_update(v, c, s, beta, th, m, rho, self.gamma, cfg.active_set_iters)
-            # constraint t+1 without its reset term θ s[t]
-            d_next = torch.zeros_like(v)
-            d_next[:-1] = v[1:] - beta * v[:-1] - drive[1:] + lam[1:]
-            self.S[l] = s = spike_update(v, self.A[l], d_next, th, m, rho, self.gamma, self.kappa)
+            if l == 0 and self.pieces is not None:
+                # exact joint block over the LIF-consistent trajectories of a constant current
+                last = l == self.L - 1
+                z = consistent_update(drive - lam.mean(0), self.A[l].mean(0) if last else self.A[l],
+                                      self.pieces, rho, self.kappa, rate=last)
+                self.V[l], s_new = lif_states(z, lif, self.T)
+            else:
+                drive = drive.expand_as(v) if drive.dim() == 2 else drive
+                c = drive - th * _shift(s) - lam
+                self.V[l] = v = potential_update(v, c, s, beta, th, m, rho, self.gamma, cfg.active_set_iters)
+                # constraint t+1 without its reset term θ s[t]
+                d_next = torch.zeros_like(v)
+                d_next[:-1] = v[1:] - beta * v[:-1] - drive[1:] + lam[1:]
+                s_new = spike_update(v, self.A[l], d_next, th, m, rho, self.gamma, self.kappa)
+            flips += int((s_new != s).sum())
+            self.S[l] = s = s_new
             if l < self.L - 1:
                 vn, sn, lamn = self.V[l + 1], self.S[l + 1], self.Lam[l + 1]
                 En = vn - beta * _shift(vn) + th * _shift(sn) + lamn
                 self.A[l] = relaxed_spike_update(self.W[l + 1], En, s, rho, self.kappa)
             else:
                 self.A[l] = last_layer_update(self.W_out, self.Z + self.Mu, s, self.rho_out, self.kappa)
+        self.last_flips = flips
 
     def readout_least_squares(self) -> None:
-        self.W_out = weight_update((self.Z + self.Mu)[None], self.readout_input(), self.cfg.ridge)
+        eps = max(self.readout_ridge * self.cfg.rho_out / self.rho_out, 1e-14)
+        self.W_out = weight_update((self.Z + self.Mu)[None], self.readout_input(), eps)
 
     def update_duals(self) -> None:
+        """Dual ascent, then the penalty continuation (both after the warm start).
+
+        Scaled duals: ``λ ← λ + r`` with the ρ the primal steps used, *then* ``λ ← λ ρ/ρ'`` when
+        ρ grows to ρ' (the unscaled dual ρλ is what carries over; Boyd et al. 2011, §3.4.1).
+        """
         if self.iteration <= self.cfg.warm_start:
             return
-        # (H) and (A) carry no duals, so only growing penalties drive them to zero
-        growth = self.cfg.penalty_growth
-        self.gamma = min(self.gamma * growth, self.cfg.gamma * self.cfg.penalty_max)
-        self.kappa = min(self.kappa * growth, self.cfg.kappa * self.cfg.penalty_max)
-        growth = self.cfg.rho_growth
-        if self.rho * growth <= self.cfg.rho * self.cfg.penalty_max:
-            self.rho *= growth
-            self.Lam = [lam / growth for lam in self.Lam]   # scaled duals: ρλ stays fixed
         if self.cfg.duals == "all":
             for l in range(self.L):
                 self.Lam[l] = self.Lam[l] + self.dynamics_residual(l)
         self.Mu = self.Mu + (self.Z - self.readout_input() @ self.W_out.T)
+        g = self.cfg.penalty_growth
+        if g != 1.0 and self.rho * g <= self.cfg.rho * self.cfg.penalty_max * (1 + 1e-12):
+            self.rho *= g
+            self.rho_out *= g
+            self.gamma *= g
+            self.kappa *= g
+            self.Lam = [lam / g for lam in self.Lam]
+            self.Mu = self.Mu / g
 
     def balance(self, primal: float, dual: float) -> None:
         """Residual balancing (Boyd et al. 2011, §3.4.1), factor 2, threshold 10."""
@@ -475,14 +738,19 @@ class LIFADMM:
 def admm_iteration(engine: LIFADMM, output_step) -> tuple[float, float]:
     """One ADMM iteration; ``output_step(engine)`` updates W_out and Z. Returns (primal, dual)."""
     engine.iteration += 1
+    engine.rho_used, engine.rho_out_used = engine.rho, engine.rho_out
     V_old = [v.clone() for v in engine.V]
     Z_old = engine.Z.clone()
     engine.sweep_hidden()
     output_step(engine)
     engine.update_duals()
-    primal = engine.primal_residual()
-    dual = engine.rho * _rms(torch.cat([(v - w).flatten() for v, w in zip(engine.V, V_old)])) \
-        + engine.rho_out * _rms(engine.Z - Z_old)
+    summary = engine.residual_summary()
+    primal = summary["primal"]
+    engine.last_parts, engine.last_primal_relative = summary["parts"], summary["relative"]
+    # the ρ the primal steps used (update_duals may have grown it since)
+    rho, rho_out = engine.rho_used, engine.rho_out_used
+    dual = rho * _rms(torch.cat([(v - w).flatten() for v, w in zip(engine.V, V_old)])) \
+        + rho_out * _rms(engine.Z - Z_old)
     engine.balance(primal, dual)
     engine.last_primal, engine.last_dual = primal, dual
     return primal, dual
@@ -539,8 +807,9 @@ def train_classifier(X_train, y_train, X_val, y_val, *, hidden: int | tuple = 25
     def accuracy(p, X, y):
         return float((predict(p, X).argmax(1).numpy() == np.asarray(y)).mean())
 
-    history = {k: [] for k in ("iteration", "primal_residual", "dual_residual", "objective",
-                               "train_metric", "test_metric", "val_metric", "time")}
+    history = {k: [] for k in ("iteration", "primal_residual", "primal_residual_relative", "dual_residual",
+                               "objective", "train_metric", "test_metric", "val_metric", "spike_flips",
+                               "rho", "time")}
     step = _supervised_output_step(Y)
     best = (-1.0, engine.params(C), 0)
     t0 = time.perf_counter()
@@ -551,7 +820,10 @@ def train_classifier(X_train, y_train, X_val, y_val, *, hidden: int | tuple = 25
         scores = predict(p, Xtr)
         history["iteration"].append(k)
         history["primal_residual"].append(primal)
+        history["primal_residual_relative"].append(engine.last_primal_relative)
         history["dual_residual"].append(dual)
+        history["spike_flips"].append(engine.last_flips)
+        history["rho"].append(engine.rho_used)
         history["objective"].append(float(0.5 * (scores - Y).square().sum(1).mean()))
         history["train_metric"].append(train_acc)
         history["val_metric"].append(val_acc)
@@ -560,11 +832,15 @@ def train_classifier(X_train, y_train, X_val, y_val, *, hidden: int | tuple = 25
         if val_acc > best[0]:
             best = (val_acc, p, k)
         if not quiet:
-            print(f"admm {k:3d}  primal {primal:.3e}  dual {dual:.3e}  train {train_acc:.4f}  val {val_acc:.4f}")
+            print(f"admm {k:3d}  primal {primal:.3e} (relative {engine.last_primal_relative:.2e})  dual {dual:.3e}  "
+                  f"flips {engine.last_flips}  train {train_acc:.4f}  val {val_acc:.4f}")
     best_params = best[1]
     extra = {"admm_best_iteration": best[2], "admm_val_accuracy": best[0],
              "admm_primal_reduction": (history["primal_residual"][0] / max(history["primal_residual"][-1], 1e-300)
                                        if history["primal_residual"] else float("nan")),
+             "admm_primal_reduction_relative": (history["primal_residual_relative"][0]
+                                                / max(history["primal_residual_relative"][-1], 1e-300)
+                                                if history["primal_residual"] else float("nan")),
              "admm_config": dataclasses.asdict(cfg), "admm_hidden": list(widths), "admm_T": T}
     return (lambda X: predict(best_params, X)), history, extra
 
@@ -657,7 +933,7 @@ class PDEReadout:
         c = self.compiled
         d = self.d
         K = self.cfg.test_per_axis or (400 if d == 1 else 40)
-        Mq = self.cfg.quad_per_axis or (8 * (K + 3) if d == 1 else 4 * (K + 3))
+        Mq = self.cfg.quad_per_axis or (8 * (K + 3) if d == 1 else 2 * (K + 3))
         dtype = c.dtype
         lo, hi = c.lower.to(torch.float64), c.upper.to(torch.float64)
         axes = [(torch.arange(Mq, dtype=torch.float64) + 0.5) / Mq * (hi[i] - lo[i]) + lo[i] for i in range(d)]
@@ -716,6 +992,50 @@ class PDEReadout:
 
     def cfg_weight(self) -> float:
         return math.sqrt(self.objective.pde_weight)
+
+    # ------------------------------------------------------------ rows on values (prox output)
+    def conditions_are_values(self) -> bool:
+        """Every condition reads u only (Dirichlet, initial values): its rows act on values."""
+        return all([tuple(a) for a in cond.derivatives] == [self.zero] for cond in self.compiled.conditions)
+
+    def value_condition_points(self) -> list[torch.Tensor]:
+        return list(self.objective.points.conditions)
+
+    def value_rows(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(R, y)`` with the readout rows equal to ``R`` applied to the values of u.
+
+        Columns: the quadrature grid, then the points of each condition. ``R Φ`` equals the
+        (A of :meth:`rows`) for features Φ on those points (float64): the whitened weak rows
+        ``C⁻¹ Σ_terms c · (⊗_i B_iᵀ) w_q`` (separable, Kronecker products of the per-axis
+        B-spline matrices), then the condition rows ``diag(w J_0)`` with offsets.
+        """
+        if self.form != "weak" or not self.conditions_are_values():
+            raise ValueError("value rows need the weak form and value-only conditions")
+        Rw = 0
+        for cf, orders in self.terms:
+            M = None
+            for i in range(self.d):
+                Bi = self.B[i][orders[i]].T
+                M = Bi if M is None else torch.kron(M, Bi)
+            Rw = Rw + cf * M
+        Rw = torch.linalg.solve_triangular(self.chol, Rw * self.wq, upper=False)
+        yw = torch.linalg.solve_triangular(self.chol, self.rhs[:, None], upper=False)[:, 0]
+        scale = self.cfg_weight() / math.sqrt(self.volume)
+        blocks_R, blocks_y = [Rw * scale], [yw * scale]
+        c = self.compiled
+        for cond, Xc in zip(c.conditions, self.objective.points.conditions):
+            fields = self._zero_fields(Xc, cond.derivatives)
+            w = math.sqrt(float(cond.weight) / max(1, cond.residual(Xc, fields).shape[0]))
+            J, offset = linearise(cond.residual, Xc, fields, "newton")
+            blocks_R.append(torch.diag(w * J[self.zero].to(torch.float64)))
+            blocks_y.append(-w * offset.to(torch.float64))
+        n = [b.shape[1] for b in blocks_R]
+        R = torch.zeros(sum(b.shape[0] for b in blocks_R), sum(n), dtype=torch.float64)
+        r0 = c0 = 0
+        for b in blocks_R:
+            R[r0:r0 + b.shape[0], c0:c0 + b.shape[1]] = b
+            r0, c0 = r0 + b.shape[0], c0 + b.shape[1]
+        return R, torch.cat(blocks_y)
 
     # ------------------------------------------------------------ rows
     def rows(self, net: SpikingMLP, params, u_params):
@@ -779,13 +1099,43 @@ def _ls_solve(A: torch.Tensor, y: torch.Tensor, ridge: float) -> torch.Tensor:
 
 
 # ======================================================================== solve() trainer
+class QuadraticProx:
+    """``argmin_z ½‖R z − y‖² + ρ/2 ‖z − c‖²`` for any ρ > 0 (the output step of a PDE).
+
+    ``(RᵀR + ρI) z = Rᵀy + ρc`` through Woodbury, ``(RᵀR + ρI)⁻¹ = (I − Rᵀ(RRᵀ + ρI)⁻¹R)/ρ``,
+    with one eigendecomposition of the small ``RRᵀ`` (rows: test functions and conditions)
+    reused for every ρ of the continuation. float64.
+    """
+
+    def __init__(self, R: torch.Tensor, y: torch.Tensor):
+        self.R, self.y = R.to(torch.float64), y.to(torch.float64)
+        self.evals, self.U = torch.linalg.eigh(self.R @ self.R.T)
+        self.evals = self.evals.clamp_min(0)
+        self.curvature = float(self.evals.max())        # ‖RᵀR‖₂, the Lipschitz constant of ∇ℓ
+        self.Rty = self.R.T @ self.y
+
+    def __call__(self, c: torch.Tensor, rho: float) -> torch.Tensor:
+        b = self.Rty + rho * c.to(torch.float64)
+        w = self.U @ ((self.U.T @ (self.R @ b)) / (self.evals + rho))
+        return (b - self.R.T @ w) / rho
+
+    def loss(self, z: torch.Tensor) -> float:
+        return 0.5 * float((self.R @ z.to(torch.float64) - self.y).square().sum())
+
+
 class ADMMTrainer:
     """``spikepde solve --method admm``: one :meth:`step` = one ADMM iteration.
 
     Regression problems (an Objective with a ``data`` term) use the supervised output step
-    with the closed form as data; PDE problems use the physics-informed readout
-    (:class:`PDEReadout`) and pin z to its solution. ADMM options can be given as
-    ``cfg.admm`` (a dict of :class:`ADMMConfig` fields) where the config has that field.
+    with the closed form as data. PDE problems in the weak form with value-only conditions
+    (``pde_output="prox"``, the default where it applies) run the same ADMM as classification,
+    with the physics loss ``ℓ(z) = ½‖R z − y‖²`` on the values z of the network at the
+    quadrature grid and the condition points: its output step is :class:`QuadraticProx`, the
+    readout a least squares of z + μ. Otherwise (``"pinned"``: strong form, Picard, derivative
+    conditions) the readout is the physics least squares on the true features and z is pinned
+    to its solution. ADMM options come as ``cfg.admm`` (a dict of :class:`ADMMConfig` fields).
+    The surrogate returned is the iterate with the lowest training loss of the TRUE network
+    (the physics loss ℓ of its output, or the data loss), never chosen by the reference error.
     """
 
     kind = "spiking"
@@ -804,31 +1154,57 @@ class ADMMTrainer:
                               lower=tuple(compiled.lower.tolist()), upper=tuple(compiled.upper.tolist()),
                               compile=bool(getattr(cfg, "compile", False)))
         init = self.net.init_params(generator, dtype=self.dtype)
-        X = objective.points.interior
-        self.X = X
-        self.engine = LIFADMM(self.net.encode(X), widths, cfg.T, lif, 1, init, self.admm_cfg)
         self.regression = not compiled.has_pde
         self.estimator = make_estimator("surrogate-jvp")
+        self.readout = None if self.regression else PDEReadout(compiled, objective, self.admm_cfg)
+        self.output_mode = "data" if self.regression else self._pde_output_mode()
+        X = objective.points.interior
+        if self.output_mode == "prox":
+            X = torch.cat([self.readout.Xq.to(X.dtype)] + list(self.readout.value_condition_points()))
+            R, y = self.readout.value_rows()
+            self.prox = QuadraticProx(R, y)
+        self.X = X
+        admm_cfg = self.admm_cfg
+        if self.output_mode == "prox":
+            # ρ_o relative to the curvature of ℓ (‖RᵀR‖₂; 1 for the ½‖z − Y‖² of classification),
+            # and the readout's weight decay of the physics least squares
+            admm_cfg = dataclasses.replace(admm_cfg, rho_out=admm_cfg.rho_out * self.prox.curvature)
+        self.engine = LIFADMM(self.net.encode(X), widths, cfg.T, lif, 1, init, admm_cfg)
+        if self.output_mode == "prox":
+            self.engine.readout_ridge = admm_cfg.readout_ridge
         if self.regression:
             self.Y = compiled.exact(X)[:, None]
-            self.engine.readout_least_squares_target = None
-            step = _supervised_output_step(self.Y)
-            self._output_step = step
+            self._output_step = _supervised_output_step(self.Y)
             self.engine.Z = self.Y.clone()
             self.engine.readout_least_squares()
         else:
-            self.readout = PDEReadout(compiled, objective, self.admm_cfg)
-            self._physics_readout()
-            self._output_step = self._pde_output_step
+            if self.output_mode == "prox" and self.admm_cfg.pde_start == "network":
+                self.rows_loss = float("nan")   # z = the initial network's output, readout as initialised
+                self.engine.Z = self.engine.readout_input() @ self.engine.W_out.T
+            else:
+                self._physics_readout()       # start from the best readout of the initial features
+            self._output_step = self._prox_output_step if self.output_mode == "prox" else self._pde_output_step
         self.params = self.engine.params(1)
         gen = torch.Generator().manual_seed(int(getattr(cfg, "seed", 0)) + 1)
         self.X_test = compiled.sample_interior(2000, gen)
         self.u_test = compiled.exact(self.X_test) if compiled.has_exact else None
-        self.convergence = {k: [] for k in ("iteration", "primal_residual", "dual_residual",
+        self.convergence = {k: [] for k in ("iteration", "primal_residual", "primal_residual_relative",
+                                            "primal_dynamics", "primal_heaviside", "primal_relaxation",
+                                            "primal_output", "dual_residual", "spike_flips", "rho",
                                             "objective", "train_metric", "test_metric")}
-        self.initial_primal = None
+        self.train_loss = self._train_loss(self.params)
+        self.best = (self.train_loss, 0, {k: v.clone() for k, v in self.params.items()})
 
-    # ------------------------------------------------------------ PDE output step
+    def _pde_output_mode(self) -> str:
+        mode = self.admm_cfg.pde_output
+        if mode not in ("auto", "prox", "pinned"):
+            raise ValueError(f"pde_output must be 'auto', 'prox' or 'pinned', not {mode!r}")
+        applies = self.readout.form == "weak" and self.readout.conditions_are_values()
+        if mode == "prox" and not applies:
+            raise ValueError("pde_output='prox' needs the weak form and conditions on values of u only")
+        return ("prox" if applies else "pinned") if mode == "auto" else mode
+
+    # ------------------------------------------------------------ PDE output steps
     def _physics_readout(self) -> None:
         """W_o from the physics least squares on the TRUE features; z ← u_k on the points."""
         params = self.engine.params(1)
@@ -844,6 +1220,25 @@ class ADMMTrainer:
     def _pde_output_step(self, engine: LIFADMM) -> None:
         self._physics_readout()
 
+    def _prox_output_step(self, engine: LIFADMM) -> None:
+        """W_o by least squares of z + μ on [ā; 1], then z = prox of the physics loss."""
+        engine.readout_least_squares()
+        m = (engine.readout_input() @ engine.W_out.T)[:, 0]
+        z = self.prox(m - engine.Mu[:, 0], engine.rho_out)
+        engine.Z = z[:, None].to(engine.Z.dtype)
+
+    def _train_loss(self, params) -> float:
+        """The training loss of the TRUE network with these parameters (selection criterion)."""
+        with torch.no_grad():
+            if self.output_mode == "prox":
+                return self.prox.loss(self.net.forward(params, self.X, differentiable=False))
+            if self.output_mode == "pinned":
+                A, y = self.readout.rows(self.net, params, params)
+                w = torch.cat([params["readout.weight"][0], params["readout.bias"]]).to(A.dtype)
+                return float((A @ w - y).square().sum())
+            u = self.net.forward(params, self.X, differentiable=False)
+            return 0.5 * float((u - self.Y[:, 0]).square().sum())
+
     # ------------------------------------------------------------ trainer protocol
     def step(self) -> float:
         if self.regression or self.admm_cfg.hidden_updates:
@@ -851,24 +1246,33 @@ class ADMMTrainer:
         else:
             self.engine.iteration += 1
             self._physics_readout()
-            primal, dual = self.engine.primal_residual(), 0.0
+            summary = self.engine.residual_summary()
+            primal, dual = summary["primal"], 0.0
+            self.engine.last_primal_relative, self.engine.last_parts = summary["relative"], summary["parts"]
+            self.engine.rho_used = self.engine.rho
         self.params = self.engine.params(1)
-        terms = self.terms()
-        total = sum(terms.values())
+        self.train_loss = self._train_loss(self.params)
+        if self.train_loss < self.best[0]:
+            self.best = (self.train_loss, self.engine.iteration, {k: v.clone() for k, v in self.params.items()})
         c = self.convergence
         c["iteration"].append(self.engine.iteration)
         c["primal_residual"].append(primal)
+        c["primal_residual_relative"].append(self.engine.last_primal_relative)
+        for k, v in self.engine.last_parts.items():
+            c[f"primal_{k}"].append(v)
         c["dual_residual"].append(dual)
-        c["objective"].append(total)
-        c["train_metric"].append(self.rows_loss if not self.regression else terms.get("data", total))
-        c["test_metric"].append(self._test_error())
-        return total
+        c["spike_flips"].append(self.engine.last_flips)
+        c["rho"].append(self.engine.rho_used)
+        c["objective"].append(self.prox.loss(self.engine.Z[:, 0]) if self.output_mode == "prox" else self.train_loss)
+        c["train_metric"].append(self.train_loss)
+        c["test_metric"].append(self._test_error(self.params))
+        return self.train_loss
 
-    def _test_error(self) -> float:
+    def _test_error(self, params) -> float:
         if self.u_test is None:
             return float("nan")
         with torch.no_grad():
-            u = self.net.forward(self.params, self.X_test, differentiable=False)
+            u = self.net.forward(params, self.X_test, differentiable=False)
         return float((u - self.u_test).norm() / self.u_test.norm())
 
     def field(self, params):
@@ -884,25 +1288,33 @@ class ADMMTrainer:
         return all(bool(torch.isfinite(p).all()) for p in self.params.values())
 
     def surrogate(self):
+        """The selected iterate: the lowest training loss of the true network."""
         from ..models import TrainedSurrogate
 
-        return TrainedSurrogate(self.net, {k: v.clone() for k, v in self.params.items()},
+        return TrainedSurrogate(self.net, {k: v.clone() for k, v in self.best[2].items()},
                                 tuple(self.compiled.input_names), "spiking", self.dtype, "cpu")
 
     def state_dict(self) -> dict:
         return {"engine": self.engine.state(), "generator": self.generator.get_state(),
-                "convergence": self.convergence}
+                "convergence": self.convergence, "best": self.best}
 
     def load_state_dict(self, state: dict) -> None:
         self.engine.load(state["engine"])
         self.generator.set_state(state["generator"])
         self.convergence = state["convergence"]
+        self.best = state["best"]
         self.params = self.engine.params(1)
+        self.train_loss = self._train_loss(self.params)
 
     def extra_metrics(self) -> dict:
-        p = self.convergence["primal_residual"]
+        c = self.convergence
+        p, pr = c["primal_residual"], c["primal_residual_relative"]
         out = {"admm_config": dataclasses.asdict(self.admm_cfg),
-               "admm_primal_reduction": (p[0] / max(p[-1], 1e-300)) if p else None}
+               "admm_primal_reduction": (p[0] / max(p[-1], 1e-300)) if p else None,
+               "admm_primal_reduction_relative": (pr[0] / max(pr[-1], 1e-300)) if pr else None,
+               "admm_output": self.output_mode, "admm_selected_iteration": self.best[1],
+               "admm_selected_train_loss": self.best[0],
+               "admm_final_relative_l2": c["test_metric"][-1] if c["test_metric"] else None}
         if not self.regression:
             out.update(admm_pde_form=self.readout.form, admm_linearisation=self.readout.mode,
                        admm_readout_loss=self.rows_loss)
