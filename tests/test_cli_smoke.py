@@ -1,0 +1,122 @@
+"""CLI smoke test over the whole catalogue (issue 3): ``spikepde solve NAME --steps 50`` for every
+entry and every method, through the real entry point (``spikepde.cli.main``, in-process; one case
+also as a subprocess of the installed console script), on tiny networks so the whole matrix fits
+the CI budget.  Each run must exit 0, write ``metrics.json`` with a finite relative L2 and the
+error-field plot ``fields.png``; for 2-D-in-space time-dependent problems the plot must show
+several time slices (first and last time included).
+
+What the numbers mean is not tested here (50 steps of an 8-neuron network); that the error falls
+is ``test_solve.py``'s job.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import spikepde
+from spikepde.cli import main
+
+STEPS = "50"
+# Two hidden layers (so the multi-layer code paths run), 8 neurons, 4 LIF time steps, 32
+# collocation points: a run costs 1-3 s on one core, about half of it the two plots.  (T = 2 is
+# not used: ADMM's ridge solve then fails its Cholesky factorisation on poisson1d, a bug of its
+# own.)
+SPIKING = ["--width", "8", "--depth", "2", "--T", "4", "--interior-points", "32"]
+OPTIONS = {"fgrad": SPIKING + ["--K", "4"],
+           "bptt": SPIKING,
+           "admm": SPIKING,
+           # 50 Adam steps, then a few L-BFGS iterations so that phase runs too
+           "ann": ["--width", "8", "--interior-points", "32", "--lbfgs-steps", "5"]}
+METHODS = tuple(OPTIONS)
+
+# Known failures of ADMM, found by this test; each is a bug to fix in spikepde.train.admm, not a
+# method that does not apply (ADMM has no applicability gate: it supports every entry on paper).
+ADMM_PERIODIC = ("ADMM's strong rows assume one residual per condition point; a periodic "
+                 "condition pairs two points per residual -> RuntimeError size mismatch")
+ADMM_KNOWN = {
+    ("advection1d", "admm"): pytest.mark.xfail(raises=RuntimeError, strict=True, reason=ADMM_PERIODIC),
+    ("kdv", "admm"): pytest.mark.xfail(raises=RuntimeError, strict=True, reason=ADMM_PERIODIC),
+    # not run at all: on a machine that overcommits memory it would be killed, not fail
+    ("heat2d", "admm"): pytest.mark.skip(
+        reason="ADMM's automatic weak form in 3 dimensions (x, y, t) uses 40 B-splines per axis: "
+               "a 64000 x 64000 Gram matrix (33 GB) -> out of memory"),
+}
+
+
+def _cases():
+    for name in spikepde.list_problems():
+        for method in METHODS:
+            marks = [ADMM_KNOWN[(name, method)]] if (name, method) in ADMM_KNOWN else []
+            yield pytest.param(name, method, marks=marks, id=f"{name}-{method}")
+
+
+def _two_d_in_space_time_dependent(name: str) -> bool:
+    problem = spikepde.load_problem(name)
+    return problem.time is not None and len(problem.space) == 2
+
+
+def _check_run(name: str, method: str, out: Path, printed: dict | None = None) -> None:
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["problem"] == name and metrics["method"] == method
+    assert metrics["steps"] == int(STEPS)
+    assert math.isfinite(metrics["relative_l2"]), metrics["relative_l2"]
+    if printed is not None:  # --json prints the same metrics
+        assert printed["metrics"]["relative_l2"] == metrics["relative_l2"]
+    fields = out / "fields.png"
+    assert fields.stat().st_size > 0
+    with Image.open(fields) as image:
+        text, (width, height) = dict(image.text), image.size
+    assert "|error|" in text.get("Description", ""), text
+    if _two_d_in_space_time_dependent(name):
+        problem = spikepde.load_problem(name)
+        description = text["Description"]
+        assert "time slices" in description, description
+        times = [float(v) for v in description.split(f"{problem.time} = ")[1].split(", ")]
+        lo, hi = problem.domain[problem.time]
+        assert len(times) >= 3, times
+        assert times[0] == pytest.approx(float(lo)) and times[-1] == pytest.approx(float(hi), abs=0.02)
+        assert np.all(np.diff(times) > 0), times
+        assert height > 0.6 * width  # a row of (surrogate, reference, |error|) per slice (one: 0.27)
+    assert (out / "loss.png").stat().st_size > 0
+
+
+def test_the_smoke_matrix_covers_every_entry_and_method():
+    cases = list(_cases())
+    assert len(cases) == len(spikepde.list_problems()) * len(METHODS)
+    assert set(METHODS) == set(importlib.import_module("spikepde.solve").METHODS)
+    assert any(_two_d_in_space_time_dependent(n) for n in spikepde.list_problems())  # heat2d
+
+
+@pytest.mark.parametrize("name, method", _cases())
+def test_cli_solve_runs_for_every_entry_and_method(name, method, tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["solve", name, "--method", method, "--steps", STEPS, "--seed", "0", "--out", str(out),
+                 "--quiet", "--json", "--log-every", "10", *OPTIONS[method]])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    _check_run(name, method, out, json.loads(captured.out))
+
+
+def test_console_script_in_a_subprocess(tmp_path):
+    """The installed ``spikepde`` script itself (entry point, exit code, printed report) on the
+    cheapest entry; heat2d's time slices are checked in-process above."""
+    script = Path(sys.executable).with_name("spikepde")
+    if not script.exists():
+        pytest.skip(f"console script not installed next to {sys.executable}")
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([str(script), "solve", "poisson1d", "--method", "fgrad", "--steps", STEPS,
+                           "--out", str(out), "--quiet", *OPTIONS["fgrad"]],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "relative_l2" in proc.stdout
+    _check_run("poisson1d", "fgrad", out)
