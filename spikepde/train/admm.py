@@ -55,10 +55,10 @@ Block updates (sweep l = 1..L, then readout, output, duals), each exact:
   steps keep v ≤ θ − δ). On this family the block objective is
   ``ρT/2 (z − m)² + κ/2 ‖a − S_p‖²`` (``m = W x̂ − mean_t λ``; for the last layer, read only
   through its rate, ``κT/2 (ā − mean_t S_p)²``), minimised on piece p by ``z = clip(m, p)``:
-  :func:`consistent_update` compares the pieces and keeps the cheapest, so spikes can move
-  (the split steps below never flipped one on digits: all three terms of the s-cost favour
-  the current spike, a coordinated (v, s) move is needed). (D) is then violated only by the
-  offset z − W x̂, (H) not at all.
+  :func:`consistent_update` compares the pieces and keeps the cheapest, so a spike train can
+  change in one step (the split steps below cannot: all three terms of their s-cost favour the
+  current spike, a coordinated (v, s) move is needed; they flipped none in 20 iterations on
+  digits). (D) is then violated only by the offset z − W x̂, (H) not at all.
 * **v_l** (split layers: l ≥ 2, time-varying input, or ``first_layer="split"``; per neuron
   and sample, over t): minimise
   ``ρ/2 Σ_t (v[t] − β v[t−1] − c[t])² + γ/2 Σ_t dist(v[t], C_{s[t]})²`` with
@@ -107,14 +107,17 @@ primal > 10·dual, ρ, ρ_o ← 2ρ, 2ρ_o (scaled duals ÷ 2); if dual > 10·pr
 Defaults: ρ = 1, ρ_o = 1, γ = 10 (Taylor's re-implementation's β = 1, γ = 10), κ = 1, δ = 0,
 ε = 1e-8 (relative to the mean Gram diagonal), warm start 3 iterations, duals on all dynamics
 constraints, τ = 2 up to 1e6, no balancing. Measured on digits (1295 images, 256 LIF, T = 8,
-20 iterations): primal 6.6e-3 → 7.5e-6 (880×, relative residual 2.3e-3 → 2.6e-6), where the
-old split block with δ = 0.05θ stalled at 9e-4 (7×). What the hidden layer learns is little:
-the readout pull reaches the spikes only through ā − s̄ ≈ ρ_o W̃_oᵀ(z + μ − W_o â)/(κT), of
-order 1e-3, and a piece change costs κT/2 (1/T)² at least, so about 1e3 of 2.6e6 spikes move
-per iteration before the continuation freezes them; a smaller κ moves more spikes but the
-readout then fits relaxed rates that the true pass does not produce (κ = 0.01: 89.7 % test
-instead of 92.2 %). ADMM here is mostly a closed-form trainer of the readout on spiking
-features.
+20 iterations, ``benchmarks/admm.py``): primal 6.6e-3 → 2.2e-8 (3e5×; relative residual
+2.3e-3 → 7.4e-9), halving with every doubling of the penalties, where the old split block with
+δ = 0.05θ stalled at 9e-4 (7×). The hidden layer learns nothing, though: not one spike moved
+in those 20 iterations. The readout pull reaches the spikes only through
+``ā − s̄ ≈ ρ_o W̃_oᵀ(z + μ − W_o â)/(κT)``, of order 1e-3, while moving to another piece needs
+|ā − s̄| ≳ 1/(2T) = 0.06 (with ε = 1e-4, an earlier default, about 1e3 spikes per iteration
+moved — all from the weight decay's drift of W, none from the loss). A smaller κ lets the pull
+through, but the readout then fits relaxed rates the true pass does not produce: κ = 0.01
+moved 100–700 spikes per iteration, left the residual where it started (0.99×) and fell to
+86.9 % test (89.7 % at the iterate chosen on validation), against 92.2 % / 94.2 % with κ = 1.
+ADMM here is a closed-form trainer of the readout on fixed spiking features.
 
 Physics-informed readout (linear PDEs; Picard for nonlinear ones)
 -----------------------------------------------------------------
@@ -154,8 +157,9 @@ rows of features Φ), its prox is a linear solve (:class:`QuadraticProx`, Woodbu
 ``RRᵀ``), W_o is the least squares of z + μ (ε = ``readout_ridge``), and ρ_o is measured in
 units of ℓ's curvature ‖RᵀR‖₂. The run starts (``pde_start="physics"``) from the physics least
 squares readout of the initial features, whose forward pass is feasible: the primal residual
-then starts at rounding level and has nothing to lose (poisson1d, 256 LIF, T = 64: 2e-7,
-relative 7e-8), and the error is that of the readout (T = 32: 1.3e-2, T = 64: 5.8e-3 on
+then starts at rounding level and has nothing to lose (poisson1d, 256 LIF, T = 64, 8
+iterations: 5.2e-7 → 5.6e-7, relative 1.7e-7 → 1.9e-7; heat1d, T = 32: 2.2e-6 → 2.3e-7), and
+the error is that of the readout (T = 32: 1.3e-2, T = 64: 5.8e-3 on
 poisson1d; heat1d T = 16: 5.3e-2, T = 32: 3.4e-2). From the initialised readout instead
 (``pde_start="network"``) the prox step moves z only along the few stiff directions of ℓ and
 16 iterations left poisson1d at a relative error of 1.0. The iterate kept is the one with the
