@@ -65,8 +65,9 @@ else:
     out["steps"] = m["steps"]
     conv = m.get("convergence")
     if conv:
-        for k in ("primal_residual", "primal_residual_relative", "spike_flips", "test_metric"):
+        for k in ("primal_residual", "primal_residual_relative", "test_metric"):
             out[k] = conv.get(k)
+        out["spike_flips"] = (m.get("admm_diagnostics") or {}).get("spike_flips")
         out["selected_iteration"] = m.get("admm_selected_iteration")
         out["final_relative_l2_test"] = m.get("admm_final_relative_l2")
         out["output"] = m.get("admm_output")

@@ -1192,10 +1192,12 @@ class ADMMTrainer:
         gen = torch.Generator().manual_seed(int(getattr(cfg, "seed", 0)) + 1)
         self.X_test = compiled.sample_interior(2000, gen)
         self.u_test = compiled.exact(self.X_test) if compiled.has_exact else None
+        # plotted on a log scale by solve(); the other per-iteration diagnostics (residual of
+        # each block, spikes that changed, ρ) go to ``self.diagnostics`` (metrics "admm_…")
         self.convergence = {k: [] for k in ("iteration", "primal_residual", "primal_residual_relative",
-                                            "primal_dynamics", "primal_heaviside", "primal_relaxation",
-                                            "primal_output", "dual_residual", "spike_flips", "rho",
-                                            "objective", "train_metric", "test_metric")}
+                                            "dual_residual", "objective", "train_metric", "test_metric")}
+        self.diagnostics = {k: [] for k in ("primal_dynamics", "primal_heaviside", "primal_relaxation",
+                                            "primal_output", "spike_flips", "rho")}
         self.train_loss = self._train_loss(self.params)
         self.best = (self.train_loss, 0, {k: v.clone() for k, v in self.params.items()})
 
@@ -1262,11 +1264,12 @@ class ADMMTrainer:
         c["iteration"].append(self.engine.iteration)
         c["primal_residual"].append(primal)
         c["primal_residual_relative"].append(self.engine.last_primal_relative)
+        d = self.diagnostics
         for k, v in self.engine.last_parts.items():
-            c[f"primal_{k}"].append(v)
+            d[f"primal_{k}"].append(v)
+        d["spike_flips"].append(self.engine.last_flips)
+        d["rho"].append(self.engine.rho_used)
         c["dual_residual"].append(dual)
-        c["spike_flips"].append(self.engine.last_flips)
-        c["rho"].append(self.engine.rho_used)
         c["objective"].append(self.prox.loss(self.engine.Z[:, 0]) if self.output_mode == "prox" else self.train_loss)
         c["train_metric"].append(self.train_loss)
         c["test_metric"].append(self._test_error(self.params))
@@ -1300,12 +1303,13 @@ class ADMMTrainer:
 
     def state_dict(self) -> dict:
         return {"engine": self.engine.state(), "generator": self.generator.get_state(),
-                "convergence": self.convergence, "best": self.best}
+                "convergence": self.convergence, "diagnostics": self.diagnostics, "best": self.best}
 
     def load_state_dict(self, state: dict) -> None:
         self.engine.load(state["engine"])
         self.generator.set_state(state["generator"])
         self.convergence = state["convergence"]
+        self.diagnostics = state["diagnostics"]
         self.best = state["best"]
         self.params = self.engine.params(1)
         self.train_loss = self._train_loss(self.params)
@@ -1318,7 +1322,8 @@ class ADMMTrainer:
                "admm_primal_reduction_relative": (pr[0] / max(pr[-1], 1e-300)) if pr else None,
                "admm_output": self.output_mode, "admm_selected_iteration": self.best[1],
                "admm_selected_train_loss": self.best[0],
-               "admm_final_relative_l2": c["test_metric"][-1] if c["test_metric"] else None}
+               "admm_final_relative_l2": c["test_metric"][-1] if c["test_metric"] else None,
+               "admm_diagnostics": self.diagnostics}
         if not self.regression:
             out.update(admm_pde_form=self.readout.form, admm_linearisation=self.readout.mode,
                        admm_readout_loss=self.rows_loss)
