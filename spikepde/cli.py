@@ -64,7 +64,10 @@ def _add_solve(sub):
     g = p.add_argument_group("training")
     g.add_argument("--lr", type=float, help="Adam learning rate (default 2e-3 spiking, 1e-3 ann)")
     g.add_argument("--K", type=int, help="fgrad: perturbation directions per step (default 8)")
-    g.add_argument("--perturbation", choices=["global", "layerwise"], help="fgrad: default global")
+    g.add_argument("--perturbation", choices=["global", "layerwise", "activity"],
+                   help="fgrad: weight perturbation of all parameters (global, default) or of one "
+                        "layer per direction (layerwise), or per-point noise on the hidden currents "
+                        "(activity; K draws per layer, exact readout gradient)")
     g.add_argument("--directions", choices=["rademacher", "gaussian"], help="fgrad: default rademacher")
     g.add_argument("--lbfgs-steps", type=int, help="ann: L-BFGS iterations after Adam (default 5000)")
     g.add_argument("--interior-points", type=int, help="collocation points (default: the problem's budget)")

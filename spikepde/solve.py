@@ -46,7 +46,9 @@ class SolveConfig:
     Spiking network: ``width`` × ``depth`` LIF layers, ``T`` steps, leak ``beta``, ``threshold``,
     ``reset``, ``surrogate`` (+ ``surrogate_options``), input derivatives by ``estimator``
     (``surrogate-jvp`` | ``stein`` | ``fd``). Forward gradient: ``K`` directions per step (per
-    layer when ``perturbation="layerwise"``), ``directions`` ``rademacher`` | ``gaussian``.
+    layer when ``perturbation="layerwise"``), ``directions`` ``rademacher`` | ``gaussian``;
+    ``perturbation="activity"`` perturbs the hidden currents point by point instead (K draws
+    per hidden layer, Rademacher, :mod:`spikepde.snn.activity`).
     ANN baseline: ``ann_width`` × ``ann_depth`` tanh, Adam for ``steps`` then ``lbfgs_steps``
     L-BFGS iterations. ADMM: ``admm`` holds :class:`spikepde.train.admm.ADMMConfig` fields
     (penalties ρ, γ, κ, residual balancing, ...). ``hard_constraints`` uses the problem's output
@@ -308,8 +310,7 @@ def _run(problem, cfg: SolveConfig, run: RunDir, state: dict | None, quiet: bool
         metrics["convergence"] = convergence
     metrics.update(getattr(trainer, "extra_metrics", lambda: {})())
     if cfg.method == "fgrad":
-        metrics["forward_passes_per_step"] = cfg.K * (len(trainer.net.layer_names())
-                                                      if cfg.perturbation == "layerwise" else 1) + 1
+        metrics["forward_passes_per_step"] = _fgrad_passes(cfg, trainer.net)
     paths = _write_outputs(run, metrics, history, reference, predicted, problem, cfg)
     return RunResult(metrics, surrogate, paths, history, cfg, problem, reference, predicted)
 
@@ -394,6 +395,16 @@ def _train_loop(trainer, cfg, history, start, elapsed, checkpoint, quiet, stop: 
     finally:
         bar.close()
     return time.perf_counter() - t0, step
+
+
+def _fgrad_passes(cfg, net) -> int:
+    """Forward-pass equivalents of one fgrad step: the primal plus one per tangent slot (layer-wise:
+    K per parameter group; activity: K per hidden layer, plus the replay pass)."""
+    if cfg.perturbation == "layerwise":
+        return cfg.K * len(net.layer_names()) + 1
+    if cfg.perturbation == "activity":
+        return cfg.K * len(net.widths) + 2
+    return cfg.K + 1
 
 
 def _finite(loss: float) -> bool:

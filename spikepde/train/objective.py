@@ -155,6 +155,59 @@ class Objective:
             out[cond.name] = cond.residual(Xc, fields).square().mean()
         return out
 
+    def sensitivities(self, fields_list) -> tuple[torch.Tensor, list[dict[tuple[int, ...], torch.Tensor]]]:
+        """The loss and its derivative with respect to every network field at every point.
+
+        Returns ``(L, e)`` with ``L`` equal to ``total(terms_from_fields(fields_list))`` and, for
+        each of :meth:`field_requests`, a dict α → ``[N]``: ``e_α[b] = ∂L/∂N_α(x_b)``, the
+        sensitivity of the loss to the network's (raw, untransformed) field α at point b.
+
+        These are the per-point error signals of activity-perturbation training
+        (:mod:`spikepde.snn.activity`). They are computed without reverse-mode autograd: every
+        loss term is ``w · mean(r²)`` of residual entries that each depend on the fields at one
+        point (two for a periodic condition), so ``∂L/∂N_α(x_b) = (2w/M) Σ_{m at b} r_m ∂r_m/∂N_α``,
+        and ``∂r_m/∂N_α`` at all points at once is one forward-mode ``jvp`` with a tangent of ones
+        on field α (per point group for periodic pairs). The weak form's residuals mix points;
+        their error signal uses the projections' transposes
+        (:meth:`~spikepde.train.weak_form.WeakForm.residual_adjoint`).
+        """
+        weights = self.weights()
+        zero = self._zero
+        terms, signals = {}, []
+        X = self.points.interior
+        first = fields_list[0]
+        if self._targets is not None:
+            fn = lambda raw: self._solution_fields(X, raw, [zero])[zero] - self._targets  # noqa: E731
+            terms["data"], e = _pointwise_sensitivity(fn, first, weights["data"], 1)
+        elif self.weak is not None:
+            terms["pde"], e = self._weak_sensitivity(first, weights["pde"])
+        else:
+            fn = lambda raw: self.compiled.residual(X, self._solution_fields(X, raw, self.pde_indices))  # noqa: E731
+            terms["pde"], e = _pointwise_sensitivity(fn, first, weights["pde"], 1)
+        signals.append(e)
+        for cond, Xc, raw in zip(self.compiled.conditions, self.points.conditions, fields_list[1:]):
+            indices = [tuple(a) for a in cond.derivatives]
+            fn = (lambda c, Xc, indices: lambda r: c.residual(Xc, self._solution_fields(Xc, r, indices)))(
+                cond, Xc, indices)
+            terms[cond.name], e = _pointwise_sensitivity(fn, raw, weights[cond.name],
+                                                         2 if cond.kind == "periodic" else 1)
+            signals.append(e)
+        return torch.stack(list(terms.values())).sum(), signals
+
+    def _weak_sensitivity(self, raw, weight):
+        Xq = self.weak.points
+        zero = self._zero
+        fn = lambda r: self._solution_fields(Xq, r, [zero])[zero]  # noqa: E731
+        u = fn(raw)
+        g = self.weak.residual(u)
+        e_u = (2.0 * weight / g.numel()) * self.weak.residual_adjoint(u, g)
+        e = {}
+        for alpha in raw:   # u = offset + factor·N: ∂u/∂N_α point by point (one jvp each)
+            tangent = {a: (torch.ones_like(v) if a == alpha else torch.zeros_like(v)) for a, v in raw.items()}
+            _, du = torch.func.jvp(fn, (raw,), (tangent,))
+            e[alpha] = e_u * du
+        return weight * g.square().mean(), e
+
     def weights(self) -> dict[str, float]:
         """The weight of each term (the spec's weights times the calibration scales)."""
         w = {"data": 1.0, "pde": self.pde_weight}
@@ -182,3 +235,29 @@ class Objective:
 
     def __call__(self, model: FieldModel) -> torch.Tensor:
         return self.total(self.terms(model))
+
+
+def _pointwise_sensitivity(fn, raw: dict, weight: float, groups: int):
+    """``w · mean(r²)`` of ``r = fn(raw)`` and its derivative with respect to each raw field.
+
+    The points are ``groups`` equal consecutive blocks, and the flattened residual entries run
+    over the points of a block in order (``[R, N]`` rows: one block; a periodic condition's
+    ``[min-face points; max-face partners]``: two): entry m depends on point ``m mod size`` of
+    each block, so one ``jvp`` per (field, block) with a tangent of ones on that block gives
+    every ``∂r_m/∂N_α`` at once.
+    """
+    r = fn(raw).reshape(-1)
+    some = next(iter(raw.values()))
+    n = some.shape[0]
+    size = n // groups
+    scale = 2.0 * weight / r.numel()
+    signals = {}
+    for alpha in raw:
+        parts = []
+        for g in range(groups):
+            tangent = {a: torch.zeros_like(v) for a, v in raw.items()}
+            tangent[alpha][g * size:(g + 1) * size] = 1
+            _, dr = torch.func.jvp(fn, (raw,), (tangent,))
+            parts.append((r * dr.reshape(-1)).reshape(-1, size).sum(0))
+        signals[alpha] = scale * torch.cat(parts)
+    return weight * r.square().mean(), signals

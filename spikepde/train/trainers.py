@@ -21,7 +21,7 @@ from ..snn.lif import LIFConfig
 from ..snn.network import SpikingMLP
 from ..snn.surrogate import make_surrogate
 from ..derivatives import SurrogateJVP
-from .forward_gradient import forward_gradient, forward_gradient_fields
+from .forward_gradient import activity_forward_gradient, forward_gradient, forward_gradient_fields
 from .objective import Objective
 
 
@@ -92,6 +92,12 @@ class _SpikingBase(_Base):
                                 transform=self.compiled.transform)
 
 
+#: ``SolveConfig.perturbation``: weight perturbation of all parameters at once or of one layer
+#: at a time (:mod:`spikepde.train.forward_gradient`), or activity perturbation
+#: (:mod:`spikepde.snn.activity`)
+PERTURBATIONS = ("global", "layerwise", "activity")
+
+
 class ForwardGradientTrainer(_SpikingBase):
     """Spiking surrogate trained by randomized forward-mode gradients (no backward pass)."""
 
@@ -99,8 +105,12 @@ class ForwardGradientTrainer(_SpikingBase):
         super().__init__(cfg, compiled, objective, generator)
         self.optimizer = self._make_optimizer(self.params, cfg.lr)
         self.groups = self.net.layer_names() if cfg.perturbation == "layerwise" else None
-        if cfg.perturbation not in ("global", "layerwise"):
-            raise ValueError(f"perturbation must be 'global' or 'layerwise', got '{cfg.perturbation}'")
+        if cfg.perturbation not in PERTURBATIONS:
+            raise ValueError(f"perturbation must be one of {', '.join(PERTURBATIONS)}, "
+                             f"got '{cfg.perturbation}'")
+        if cfg.perturbation == "activity" and not isinstance(self.estimator, SurrogateJVP):
+            raise ValueError("perturbation='activity' needs the surrogate-jvp input-derivative "
+                             f"estimator (got '{cfg.estimator}')")
 
     def step(self) -> float:
         # Surrogate derivatives of neurons far from threshold underflow to float32 denormals,
@@ -114,7 +124,11 @@ class ForwardGradientTrainer(_SpikingBase):
             torch.set_flush_denormal(False)
 
     def _step(self) -> float:
-        if isinstance(self.estimator, SurrogateJVP):
+        if self.cfg.perturbation == "activity":
+            # per-point noise on the hidden currents + exact error signals (spikepde.snn.activity)
+            loss, grads = activity_forward_gradient(self.objective, self.net, self.params, self.cfg.K,
+                                                    self.generator)
+        elif isinstance(self.estimator, SurrogateJVP):
             # hand-written K-tangent forward mode (spikepde.snn.tangent): same estimate as the
             # vmap(jvp) reference below, without functorch's per-op overhead
             loss, grads = forward_gradient_fields(self.objective, self.net, self.params, self.cfg.K,

@@ -162,6 +162,41 @@ class WeakForm:
             T = torch.tensordot(T, self.B[i][orders[i]], dims=([0], [0]))
         return T.reshape(-1)
 
+    def _project_adjoint(self, weights: torch.Tensor, orders: tuple[int, ...]) -> torch.Tensor:
+        """The transpose of :meth:`_project`: test-space ``[n^d]`` → grid ``[Q]``."""
+        T = weights.reshape([B[0].shape[1] for B in self.B])
+        for i in range(self.d):
+            # contract the leading test axis with the spline matrix's test axis; grid axis appended
+            T = torch.tensordot(T, self.B[i][orders[i]], dims=([0], [1]))
+        return T.reshape(-1)
+
+    def residual_adjoint(self, u: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """``∂/∂u_q Σ_k w_k g_k(u)`` for every quadrature point q (``[Q]``), no autograd.
+
+        Each term of :meth:`residual` is a linear projection P of an element-wise function F(u),
+        so its contribution is ``F'(u_q) · (Pᵀ w)_q``: the projections' transposes are the same
+        separable contractions the other way round, and F' is a forward-mode derivative of an
+        element-wise function (one ``jvp`` with a tangent of ones). The forward-gradient trainer
+        uses it to turn the weak loss into per-point error signals.
+        """
+        ones = torch.ones_like(u)
+        out = torch.zeros_like(u)
+        zero = self._zero
+
+        def elementwise_slope(fn):
+            _, slope = torch.func.jvp(lambda v: _broadcast(fn(self._cols, {zero: v}), v), (u,), (ones,))
+            return slope
+
+        source_slope = elementwise_slope(self._source)
+        if bool((source_slope != 0).any()):
+            out = out + source_slope * self._project_adjoint(weights, zero)
+        for c, alpha in self.terms.linear:
+            out = out + ((-1) ** sum(alpha) * c) * self._project_adjoint(weights, alpha)
+        for axis, flux in self._fluxes:
+            e = tuple(1 if j == axis else 0 for j in range(self.d))
+            out = out - elementwise_slope(flux) * self._project_adjoint(weights, e)
+        return out
+
     def residual(self, u: torch.Tensor) -> torch.Tensor:
         """``[n^d]`` weak residuals from u on :attr:`points` (``[Q]``)."""
         fields = {self._zero: u}
