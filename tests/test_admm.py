@@ -334,3 +334,96 @@ def test_pde_iterate_is_selected_by_training_loss():
     losses = [r.metrics["admm_selected_train_loss"]] + c["train_metric"]
     assert r.metrics["admm_selected_train_loss"] == min(losses)
     assert k == 0 or c["train_metric"][k - 1] == min(losses)
+
+
+# ------------------------------------------------------------------ conditions (periodic pairs)
+def _readout_setup(name, width=16, T=8, scale=1.0):
+    import spikepde
+    from spikepde.problem import compile_problem
+    from spikepde.snn.network import SpikingMLP
+    from spikepde.train.objective import Objective, TrainingPoints
+
+    c = compile_problem(spikepde.load_problem(name), dtype=DT, device="cpu", hard_constraints=False)
+    obj = Objective(c, TrainingPoints.sample(c, _gen(0), scale=scale))
+    ro = A.PDEReadout(c, obj, A.ADMMConfig())
+    net = SpikingMLP(c.problem.dim, (width,), T=T, lif=LIFConfig(), lower=tuple(c.lower.tolist()),
+                     upper=tuple(c.upper.tolist()))
+    return c, obj, ro, net, net.init_params(_gen(1), dtype=DT)
+
+
+def test_periodic_condition_map_is_the_paired_difference():
+    c, obj, ro, net, params = _readout_setup("kdv")
+    cond = next(k for k in c.conditions if k.kind == "periodic")
+    Xc = obj.points.conditions[c.conditions.index(cond)]
+    n = Xc.shape[0] // 2
+    F = {tuple(a): torch.randn(2 * n, generator=_gen(3), dtype=DT) for a in cond.derivatives}
+    J, offset = A.condition_linear_map(cond, Xc, F)
+    assert len(J) == 3 and float(offset.abs().max()) == 0.0       # u, u_x, u_xx matched
+    for k, a in enumerate(cond.derivatives):
+        Jk = J[tuple(a)]
+        assert Jk.shape == (3 * n, 2 * n)
+        block = Jk[k * n:(k + 1) * n]
+        assert torch.equal(block, torch.cat([torch.eye(n, dtype=DT), -torch.eye(n, dtype=DT)], 1))
+        assert float(torch.cat([Jk[:k * n], Jk[(k + 1) * n:]]).abs().max()) == 0.0
+    # an affine map that reproduces the residual
+    r = sum(J[a] @ F[a] for a in F) + offset
+    assert torch.allclose(r, cond.residual(Xc, F), atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["kdv", "burgers"])
+def test_condition_rows_reproduce_the_condition_residuals(name):
+    """Strong (pinned) path: the condition rows applied to the readout give the condition's
+    residual of the network — for periodic pairs (kdv: u, u_x, u_xx differences of the feature
+    jets at the paired points) and for Dirichlet rows under Picard (burgers: the condition is
+    linearised by Newton, freezing u would drop its rows)."""
+    c, obj, ro, net, params_k = _readout_setup(name, scale=0.05)
+    assert ro.form == "strong" and ro.mode == "picard"
+    Arows, y = ro.rows(net, params_k, params_k)     # linearised at u_k = the network of params_k
+    # another readout: the rows must give ITS condition residual (the slope, not only the offset)
+    params = dict(params_k, **{"readout.weight": torch.randn(1, 16, generator=_gen(5), dtype=DT),
+                               "readout.bias": torch.randn(1, generator=_gen(6), dtype=DT)})
+    w = torch.cat([params["readout.weight"][0], params["readout.bias"]])
+    r = Arows @ w - y
+    start = obj.points.interior.shape[0]
+    for cond, Xc in zip(c.conditions, obj.points.conditions):
+        idx = [tuple(a) for a in cond.derivatives]
+        fields = net.forward_jet(params, Xc, idx) if idx != [(0,) * c.problem.dim] else \
+            {idx[0]: net.forward(params, Xc, differentiable=False)}
+        res = cond.residual(Xc, {a: fields[a] for a in idx})
+        weight = (float(cond.weight) / res.shape[0]) ** 0.5
+        assert torch.allclose(r[start:start + res.shape[0]], weight * res, atol=1e-9), cond.name
+        assert float(res.abs().max()) > 1e-6          # not trivially zero
+        start += res.shape[0]
+    assert start == Arows.shape[0]
+
+
+def test_periodic_value_rows_reproduce_the_readout_rows():
+    """Prox path (advection1d: weak form, value-only initial and periodic conditions): the rows
+    on values R, applied to the features at the quadrature grid and the condition points (both
+    points of each periodic pair), are the readout rows, and R u − y is the weighted residual."""
+    c, obj, ro, net, params = _readout_setup("advection1d")
+    assert ro.form == "weak" and ro.conditions_are_values()
+    R, y = ro.value_rows()
+    Arows, yrows = ro.rows(net, params, params)
+    X = torch.cat([ro.Xq.to(DT)] + ro.value_condition_points())
+    assert R.shape[1] == X.shape[0]
+    F = A._with_one(net.features(params, X, differentiable=False))
+    assert torch.allclose(R @ F, Arows, atol=1e-10) and torch.allclose(y, yrows, atol=1e-12)
+    u = net.forward(params, X, differentiable=False)
+    r = R @ u - y
+    start, col = ro.chol.shape[0], ro.Xq.shape[0]
+    for cond, Xc in zip(c.conditions, obj.points.conditions):
+        uc = u[col:col + Xc.shape[0]]
+        res = cond.residual(Xc, {(0, 0): uc})
+        assert torch.allclose(r[start:start + res.shape[0]], (float(cond.weight) / res.shape[0]) ** 0.5 * res,
+                              atol=1e-10)
+        start, col = start + res.shape[0], col + Xc.shape[0]
+
+
+@pytest.mark.parametrize("name", ["advection1d", "kdv"])
+def test_periodic_problems_train(name):
+    import spikepde
+
+    r = spikepde.solve(name, method="admm", steps=2, width=8, depth=1, T=4, interior_points=32, quiet=True)
+    assert np.isfinite(r.metrics["relative_l2"])
+    assert r.metrics["admm_output"] == ("prox" if name == "advection1d" else "pinned")

@@ -40,11 +40,7 @@ METHODS = tuple(OPTIONS)
 
 # Known failures of ADMM, found by this test; each is a bug to fix in spikepde.train.admm, not a
 # method that does not apply (ADMM has no applicability gate: it supports every entry on paper).
-ADMM_PERIODIC = ("ADMM's strong rows assume one residual per condition point; a periodic "
-                 "condition pairs two points per residual -> RuntimeError size mismatch")
 ADMM_KNOWN = {
-    ("advection1d", "admm"): pytest.mark.xfail(raises=RuntimeError, strict=True, reason=ADMM_PERIODIC),
-    ("kdv", "admm"): pytest.mark.xfail(raises=RuntimeError, strict=True, reason=ADMM_PERIODIC),
     # not run at all: on a machine that overcommits memory it would be killed, not fail
     ("heat2d", "admm"): pytest.mark.skip(
         reason="ADMM's automatic weak form in 3 dimensions (x, y, t) uses 40 B-splines per axis: "

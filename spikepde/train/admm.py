@@ -148,6 +148,13 @@ Two forms of the PDE rows:
   use a midpoint tensor grid (8(K+3) points in 1-D, 2(K+3) per axis in 2-D: on heat1d
   4(K+3) gave the same error, 3.39e-2, at twice the memory).
 
+Conditions give rows of their own, linearised by Newton whatever the PDE's linearisation
+(they are linear in u; Picard's freezing of u would drop a Dirichlet row: burgers' readout
+then ignored its initial and boundary values and returned u ≈ 0, relative L2 1.0). A pointwise
+condition gives one row per point; a ``periodic`` one samples pairs (n points on the min face,
+then their partners) and gives ``n·(1 + derivatives)`` rows, the differences of the features
+(or of their jets ∂_x^k) at the paired points (:func:`condition_linear_map`).
+
 For PDEs in the weak form whose conditions read only values of u (``pde_output="prox"``, the
 default where it applies: poisson1d, heat1d, …) the ADMM is the same as for classification
 with the physics loss as ℓ: the samples are the quadrature grid and the condition points, the
@@ -886,6 +893,30 @@ def linearise(residual_fn, X, fields_k, mode: str):
     return J, offset
 
 
+def condition_linear_map(cond, X, fields_k):
+    """A condition's residual as an affine map of the fields: ``r(F) ≈ offset + Σ_α J_α F_α``.
+
+    ``J_α`` is a ``[n_residuals, n_points]`` matrix (Newton linearisation at ``fields_k``; the
+    conditions of the catalogue are linear, so it is exact). A pointwise condition (Dirichlet,
+    initial, Neumann, operator: one residual per point) has diagonal ``J_α`` (forward-mode jvp
+    of the expression, :func:`linearise`). A ``periodic`` condition is not pointwise: its
+    ``2n`` points are n points on the min face and then their partners, and its residual has
+    ``n·(1 + derivatives)`` entries, the differences ``F_α[:n] − F_α[n:]`` for each derivative α
+    — so ``J_α`` has rows ``[… 1 … | … −1 …]``, and the readout rows of features Φ are the
+    differences of the features at the paired points. Any other non-pointwise condition is
+    handled the same way, with the full Jacobian (``torch.func.jacfwd``).
+    """
+    keys = list(fields_k)
+    r_k = cond.residual(X, fields_k)
+    n = X.shape[0]
+    if getattr(cond, "kind", None) != "periodic" and r_k.shape[0] == n:
+        J, offset = linearise(cond.residual, X, fields_k, "newton")
+        return {a: torch.diag(J[a]) for a in keys}, offset
+    J = torch.func.jacfwd(lambda F: cond.residual(X, F))(dict(fields_k))
+    offset = r_k - sum(J[a] @ fields_k[a] for a in keys)
+    return {a: J[a] for a in keys}, offset
+
+
 class PDEReadout:
     """The physics-informed least squares for the readout (see the module docstring).
 
@@ -1030,8 +1061,8 @@ class PDEReadout:
         for cond, Xc in zip(c.conditions, self.objective.points.conditions):
             fields = self._zero_fields(Xc, cond.derivatives)
             w = math.sqrt(float(cond.weight) / max(1, cond.residual(Xc, fields).shape[0]))
-            J, offset = linearise(cond.residual, Xc, fields, "newton")
-            blocks_R.append(torch.diag(w * J[self.zero].to(torch.float64)))
+            J, offset = condition_linear_map(cond, Xc, fields)
+            blocks_R.append(w * J[self.zero].to(torch.float64))      # [residuals, points]
             blocks_y.append(-w * offset.to(torch.float64))
         n = [b.shape[1] for b in blocks_R]
         R = torch.zeros(sum(b.shape[0] for b in blocks_R), sum(n), dtype=torch.float64)
@@ -1066,7 +1097,7 @@ class PDEReadout:
                                             math.sqrt(self.objective.pde_weight / X.shape[0])))
         for cond, Xc in zip(c.conditions, self.objective.points.conditions):
             w = math.sqrt(float(cond.weight) / max(1, cond.residual(Xc, self._zero_fields(Xc, cond.derivatives)).shape[0]))
-            blocks.append(self._strong_rows(fnet, fparams, net, u_params, Xc, cond.residual,
+            blocks.append(self._strong_rows(fnet, fparams, net, u_params, Xc, cond,
                                             [tuple(a) for a in cond.derivatives], w))
         A = torch.cat([b[0] for b in blocks])
         y = torch.cat([b[1] for b in blocks])
@@ -1077,7 +1108,11 @@ class PDEReadout:
 
     def _strong_rows(self, fnet, fparams, net, u_params, X, residual_fn, indices, weight):
         """Rows ``Σ_α J_α ∂^α[Φ, 1]`` (feature jets through ``forward_jet``; plain values when
-        only u is read)."""
+        only u is read).
+
+        ``residual_fn``: the PDE residual (pointwise, linearised by ``self.mode``) or a
+        :class:`CompiledCondition` (linearised by Newton, :func:`condition_linear_map`: a
+        condition is linear in u, and Picard's freezing of u would drop a Dirichlet row)."""
         indices = [tuple(a) for a in indices]
         with torch.no_grad():
             if indices == [self.zero]:
@@ -1086,11 +1121,17 @@ class PDEReadout:
             else:
                 jets = fnet.forward_jet(fparams, X, indices)
                 fields_k = {a: v for a, v in net.forward_jet(u_params, X, indices).items()}
-        J, offset = linearise(residual_fn, X, {a: fields_k[a] for a in jets}, self.mode)
+        fields_k = {a: fields_k[a] for a in jets}
+        if hasattr(residual_fn, "residual"):        # a condition
+            Jm, offset = condition_linear_map(residual_fn, X, fields_k)
+            J = {a: (lambda Phi1, m=m: m @ Phi1) for a, m in Jm.items()}
+        else:                                       # the PDE: pointwise
+            J, offset = linearise(residual_fn, X, fields_k, self.mode)
+            J = {a: (lambda Phi1, j=j: j[:, None] * Phi1) for a, j in J.items()}
         A = 0
         for a, Phi in jets.items():
             Phi1 = torch.cat([Phi, (torch.ones_like(Phi[:, :1]) if a == self.zero else torch.zeros_like(Phi[:, :1]))], 1)
-            A = A + J[a][:, None] * Phi1
+            A = A + J[a](Phi1)
         return A * weight, -offset * weight
 
 
