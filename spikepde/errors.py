@@ -48,6 +48,12 @@ class DivergenceError(SpikePDEError, FloatingPointError):
     """Training produced NaN or Inf; the last good checkpoint was kept."""
 
 
+class ConfigurationError(SpikePDEError, ValueError):
+    """A run's settings cannot work here: it would need more memory than allowed, or a linear
+    system it must solve is singular or too ill-conditioned. The message names the setting to
+    change (and its current value)."""
+
+
 class DataError(SpikePDEError, FileNotFoundError):
     """A data set's files are missing or malformed."""
 

@@ -427,3 +427,73 @@ def test_periodic_problems_train(name):
     r = spikepde.solve(name, method="admm", steps=2, width=8, depth=1, T=4, interior_points=32, quiet=True)
     assert np.isfinite(r.metrics["relative_l2"])
     assert r.metrics["admm_output"] == ("prox" if name == "advection1d" else "pinned")
+
+
+# ------------------------------------------------------------------ sizes, memory, user-facing errors
+def test_weak_sizes_by_dimension():
+    cfg = A.ADMMConfig()
+    assert A.weak_sizes(1, cfg) == (400, 8 * 403)
+    assert A.weak_sizes(2, cfg) == (40, 86)
+    assert A.weak_sizes(3, cfg) == (10, 26)          # heat2d (x, y, t): 1000 tests, 17576 points
+    assert A.weak_sizes(3, A.ADMMConfig(test_per_axis=6, quad_per_axis=20)) == (6, 20)
+
+
+def test_memory_limit_refuses_before_allocating():
+    import re
+    import time
+
+    import spikepde
+    from spikepde.errors import ConfigurationError
+
+    t0 = time.perf_counter()
+    # the old 3-D default: 40 B-splines per axis, a 64000 × 64000 Gram matrix
+    with pytest.raises(ConfigurationError, match="test_per_axis") as info:
+        spikepde.solve("heat2d", method="admm", steps=1, quiet=True, plots=False, admm={"test_per_axis": 40})
+    assert time.perf_counter() - t0 < 30 and "\n" not in str(info.value)
+    # the default heat2d run is estimated well under 2 GB (it measured 1.5 GB above the imports)
+    with pytest.raises(ConfigurationError, match="memory_limit_gb") as info:
+        spikepde.solve("heat2d", method="admm", steps=1, quiet=True, plots=False, admm={"memory_limit_gb": 0.01})
+    gb = float(re.search(r"about ([0-9.]+) GB", str(info.value)).group(1))
+    assert 0.5 < gb < 2.0
+
+
+def test_cli_prints_one_line_for_a_run_that_would_not_fit(tmp_path, capsys):
+    from spikepde.cli import main
+
+    code = main(["solve", "heat2d", "--method", "admm", "--width", "20000", "--steps", "1",
+                 "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "--width (now 20000)" in err, err
+
+
+def test_singular_systems_are_configuration_errors():
+    from spikepde.errors import ConfigurationError
+
+    G = torch.zeros(4, 4, dtype=DT)
+    with pytest.raises(ConfigurationError, match="raise admm ridge"):
+        A.ridge_solve(G, torch.ones(2, 4, dtype=DT), 0.0)
+    with pytest.raises(ConfigurationError, match="readout_ridge"):
+        A._ls_solve(torch.zeros(5, 3, dtype=DT), torch.ones(5, dtype=DT), 0.0)
+    with pytest.raises(ConfigurationError, match="non-finite"):
+        A.ridge_solve(torch.full((3, 3), float("nan"), dtype=DT), torch.ones(1, 3, dtype=DT), 1e-8)
+
+    @A.user_facing_errors
+    def fails(exc):
+        raise exc
+
+    with pytest.raises(ConfigurationError, match="ridge"):
+        fails(torch.linalg.LinAlgError("linalg.cholesky: The factorization could not be completed"))
+    with pytest.raises(ConfigurationError, match="out of memory"):
+        fails(RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory"))
+    with pytest.raises(RuntimeError, match="unrelated"):
+        fails(RuntimeError("unrelated"))       # not a user-facing condition: unchanged
+
+
+def test_singular_readout_in_a_run_is_one_line():
+    import spikepde
+    from spikepde.errors import ConfigurationError
+
+    # T = 1: most of the 64 neurons never spike, their rate columns are zero; no ridge at all
+    with pytest.raises(ConfigurationError, match="readout_ridge"):
+        spikepde.solve("poisson1d", method="admm", steps=1, width=64, depth=2, T=1, interior_points=32,
+                       quiet=True, plots=False, admm={"ridge": 0.0, "readout_ridge": 0.0})

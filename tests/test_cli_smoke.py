@@ -40,12 +40,7 @@ METHODS = tuple(OPTIONS)
 
 # Known failures of ADMM, found by this test; each is a bug to fix in spikepde.train.admm, not a
 # method that does not apply (ADMM has no applicability gate: it supports every entry on paper).
-ADMM_KNOWN = {
-    # not run at all: on a machine that overcommits memory it would be killed, not fail
-    ("heat2d", "admm"): pytest.mark.skip(
-        reason="ADMM's automatic weak form in 3 dimensions (x, y, t) uses 40 B-splines per axis: "
-               "a 64000 x 64000 Gram matrix (33 GB) -> out of memory"),
-}
+ADMM_KNOWN: dict = {}
 
 
 def _cases():

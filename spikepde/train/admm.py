@@ -146,7 +146,14 @@ Two forms of the PDE rows:
   V = span{L*ψ_k}; the conditions (rows of true values on their points) fix the rest. It is
   whitened by the Cholesky factor of M, so it is an ordinary least squares again. Integrals
   use a midpoint tensor grid (8(K+3) points in 1-D, 2(K+3) per axis in 2-D: on heat1d
-  4(K+3) gave the same error, 3.39e-2, at twice the memory).
+  4(K+3) gave the same error, 3.39e-2, at twice the memory). K = 400 in 1-D, 40 per axis in
+  2-D, 10 per axis in 3-D (:func:`weak_sizes`; heat2d's (x, y, t) with 40 would be a
+  64000 × 64000 Gram, 33 GB; with 10: 1000 tests, 26³ = 17576 quadrature points, 1.5 GB for
+  the default network). Before allocating, the trainer estimates its large arrays
+  (:func:`memory_estimate`) and refuses a run above ``memory_limit_gb`` (default 3/4 of the
+  RAM, at most 8 GB) with a one-line error naming the setting to lower; a singular or
+  non-finite linear system, or an allocation that fails anyway, is also reported in one line
+  (:class:`spikepde.errors.ConfigurationError`, exit code 2 in the CLI).
 
 Conditions give rows of their own, linearised by Newton whatever the PDE's linearisation
 (they are linear in u; Picard's freezing of u would drop a Dirichlet row: burgers' readout
@@ -183,6 +190,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import os
 import time
 from dataclasses import dataclass
 
@@ -219,6 +227,7 @@ class ADMMConfig:
     pde_start: str = "physics"   # prox: "physics" (readout by the physics least squares) or "network"
     penalty_growth: float = 2.0  # ρ, ρ_o, γ, κ ← growth·(…) each iteration after the warm start
     penalty_max: float = 1e6     # cap of that growth, as a multiple of the initial penalties
+    memory_limit_gb: float = 0.0  # refuse runs estimated above this (0: 3/4 of the RAM, at most 8 GB)
 
 
 def _rms(x: torch.Tensor) -> float:
@@ -252,14 +261,65 @@ def _with_one(a: torch.Tensor) -> torch.Tensor:
     return torch.cat([a, torch.ones_like(a[..., :1])], dim=-1)
 
 
-def ridge_solve(G: torch.Tensor, R: torch.Tensor, ridge: float) -> torch.Tensor:
+def cholesky(M: torch.Tensor, what: str, advice: str) -> torch.Tensor:
+    """Cholesky factor of a matrix that should be positive definite; otherwise a one-line
+    :class:`~spikepde.errors.ConfigurationError` naming the system and the setting to change
+    (instead of a LinAlgError traceback)."""
+    from ..errors import ConfigurationError
+
+    if not bool(torch.isfinite(M).all()):
+        raise ConfigurationError(f"ADMM: {what} ({M.shape[0]}×{M.shape[1]}) has non-finite entries "
+                                 f"(the iterate diverged): {advice}")
+    L, info = torch.linalg.cholesky_ex(M)
+    if int(info) != 0:
+        raise ConfigurationError(f"ADMM: {what} ({M.shape[0]}×{M.shape[1]}) is singular or too "
+                                 f"ill-conditioned to factorise (pivot {int(info)}): {advice}")
+    return L
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, MemoryError) or any(k in text for k in ("can't allocate memory", "not enough memory",
+                                                                    "out of memory", "failed to allocate"))
+
+
+def user_facing_errors(fn):
+    """Turn the failures a user can cause by the settings — a singular or ill-conditioned linear
+    system (``torch.linalg.LinAlgError``), an allocation that does not fit — into a one-line
+    :class:`~spikepde.errors.ConfigurationError` saying what to change (the CLI prints it and
+    exits 2). Other errors pass unchanged."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from ..errors import ConfigurationError, SpikePDEError
+
+        try:
+            return fn(*args, **kwargs)
+        except SpikePDEError:
+            raise
+        except torch.linalg.LinAlgError as exc:
+            raise ConfigurationError(f"ADMM: a linear system is singular or too ill-conditioned "
+                                     f"({str(exc).splitlines()[0] if str(exc) else 'LinAlgError'}): raise admm "
+                                     "ridge or readout_ridge, or lower --width") from exc
+        except (MemoryError, RuntimeError) as exc:
+            if not _is_out_of_memory(exc):
+                raise
+            raise ConfigurationError("ADMM ran out of memory: lower --width, --T or the samples (admm "
+                                     "quad_per_axis / test_per_axis for the weak form, --interior-points "
+                                     "otherwise), or lower admm memory_limit_gb so that the estimate "
+                                     "refuses such runs up front") from exc
+    return wrapper
+
+
+def ridge_solve(G: torch.Tensor, R: torch.Tensor, ridge: float, advice: str | None = None) -> torch.Tensor:
     """``R (G + εI)⁻¹`` for a Gram matrix G (ε relative to G's mean diagonal) by Cholesky.
 
     Solved in float64 whatever the working precision (the matrices are only (n_in+1)²)."""
     dtype = R.dtype
     G, R = G.to(torch.float64), R.to(torch.float64)
     eps = ridge * float(G.diagonal().mean().clamp_min(1e-30))
-    L = torch.linalg.cholesky(G + eps * torch.eye(G.shape[0], dtype=G.dtype, device=G.device))
+    L = cholesky(G + eps * torch.eye(G.shape[0], dtype=G.dtype, device=G.device),
+                 "the Gram matrix of a weight least squares",
+                 advice or f"raise admm ridge (now {ridge:g} of the mean diagonal)")
     return torch.cholesky_solve(R.T, L).T.to(dtype)
 
 
@@ -378,7 +438,7 @@ def relaxed_spike_update(W_next, E_next, s, rho, kappa) -> torch.Tensor:
     n = Wt.shape[1]
     M = rho * Wt.T @ Wt + kappa * torch.eye(n, dtype=s.dtype, device=s.device)
     rhs = rho * (E_next - b) @ Wt + kappa * s
-    L = torch.linalg.cholesky(M)
+    L = cholesky(M, "the relaxed-spike system ρW̃ᵀW̃ + κI", f"raise admm kappa (now {kappa:g})")
     return torch.cholesky_solve(rhs.reshape(-1, n).T, L).T.reshape(s.shape)
 
 
@@ -394,7 +454,7 @@ def last_layer_update(W_out, Z, s, rho_out, kappa) -> torch.Tensor:
     s_bar = s.mean(0)
     M = rho_out * Wt.T @ Wt + kappa * T * torch.eye(n, dtype=s.dtype, device=s.device)
     rhs = rho_out * (Z - b) @ Wt + kappa * T * s_bar
-    L = torch.linalg.cholesky(M)
+    L = cholesky(M, "the last layer's system ρ_oW̃ᵀW̃ + κTI", f"raise admm kappa (now {kappa:g})")
     a_bar = torch.cholesky_solve(rhs.T, L).T
     return s + (a_bar - s_bar)
 
@@ -776,6 +836,7 @@ def _supervised_output_step(Y):
     return step
 
 
+@user_facing_errors
 def train_classifier(X_train, y_train, X_val, y_val, *, hidden: int | tuple = 256, T: int = 8,
                      seed: int = 0, iterations: int = 30, quiet: bool = False,
                      beta: float = 0.9, threshold: float = 1.0, admm: ADMMConfig | None = None,
@@ -893,6 +954,63 @@ def linearise(residual_fn, X, fields_k, mode: str):
     return J, offset
 
 
+def weak_sizes(d: int, cfg: ADMMConfig) -> tuple[int, int]:
+    """B-splines and midpoint quadrature points per axis of the weak form in d dimensions.
+
+    Defaults: 400 and 8(K+3) in 1-D; 40 and 2(K+3) in 2-D; 10 and 2(K+3) in 3-D and above
+    (10³ = 1000 test functions and 26³ = 17576 quadrature points, the samples of the ADMM
+    state: 40 per axis, the 2-D default, would be a 64000 × 64000 Gram matrix, 33 GB).
+    """
+    K = cfg.test_per_axis or {1: 400, 2: 40}.get(d, 10)
+    Mq = cfg.quad_per_axis or (8 * (K + 3) if d == 1 else 2 * (K + 3))
+    return int(K), int(Mq)
+
+
+def memory_limit_bytes(cfg: ADMMConfig) -> float:
+    """``cfg.memory_limit_gb`` in bytes; 0: 3/4 of the physical memory, at most 8 GB."""
+    if cfg.memory_limit_gb > 0:
+        return cfg.memory_limit_gb * 2 ** 30
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        ram = 16 * 2 ** 30
+    return min(8 * 2 ** 30, 0.75 * ram)
+
+
+def memory_estimate(*, d: int, form: str, output: str, tests_per_axis: int, quad_per_axis: int,
+                    samples: int, condition_rows: int, condition_points: int, widths, T: int,
+                    itemsize: int) -> dict[str, float]:
+    """Bytes of the large arrays of an ADMM PDE/regression run, by part (an estimate).
+
+    ``weak Gram``: the Gram matrix of L*ψ over the K^d test functions, its Cholesky factor and
+    a Kronecker temporary (float64). ``value rows``: the whitened rows R on values (test
+    functions and condition rows × quadrature and condition points, float64; built from
+    Kronecker products, a few copies alive) and the eigendecomposition of R Rᵀ. ``weak rows``:
+    the features on the quadrature grid and their projections (pinned output). ``ADMM state``:
+    v, s, a, λ and the previous v of every layer, plus the temporaries of one layer's sweep,
+    ``[T, samples, width]`` in the working precision (measured ≈ 13 such arrays for one layer).
+    ``weights``: the weights, their Gram matrices and Cholesky factors (float64).
+    Measured on heat2d (defaults: 2 × 64 LIF, T = 8, 10 test functions and 26 quadrature points
+    per axis): estimate 1.44 GB, peak RSS during training 1.48 GB above the imports.
+    """
+    parts = {}
+    n_tests = tests_per_axis ** d if form == "weak" else 0
+    n_quad = quad_per_axis ** d if form == "weak" else 0
+    n_feat = max(widths) + 1
+    if form == "weak":
+        parts["weak Gram"] = 3.0 * n_tests ** 2 * 8
+        if output == "prox":
+            rows, cols = n_tests + condition_rows, n_quad + condition_points
+            parts["value rows"] = 4.0 * rows * cols * 8 + 3.0 * rows * rows * 8
+        else:
+            parts["weak rows"] = 4.0 * n_quad * n_feat * 8 + 3.0 * n_tests * n_feat * 8 \
+                + 6.0 * T * n_quad * max(widths) * itemsize
+    parts["ADMM state"] = float(T * samples * itemsize * (5 * sum(widths) + 8 * max(widths)))
+    fan = [(n_in + 1) * n for n_in, n in zip((d,) + tuple(widths[:-1]), widths)]
+    parts["weights"] = 6.0 * 8 * sum(fan)
+    return parts
+
+
 def condition_linear_map(cond, X, fields_k):
     """A condition's residual as an affine map of the fields: ``r(F) ≈ offset + Σ_α J_α F_α``.
 
@@ -924,7 +1042,7 @@ class PDEReadout:
     ``min ‖A w − y‖²``.
     """
 
-    def __init__(self, compiled, objective, cfg: ADMMConfig):
+    def __init__(self, compiled, objective, cfg: ADMMConfig, setup: bool = True):
         self.compiled, self.objective, self.cfg = compiled, objective, cfg
         self.d = len(compiled.input_names)
         self.zero = (0,) * self.d
@@ -933,6 +1051,12 @@ class PDEReadout:
         self.mode = ("picard" if self.nonlinear else "newton") if lin == "auto" else lin
         form = cfg.pde_form
         self.form = ("weak" if self._weak_applies() else "strong") if form == "auto" else form
+        self.tests_per_axis, self.quad_per_axis = weak_sizes(self.d, cfg)
+        if setup:
+            self.setup()
+
+    def setup(self) -> None:
+        """Build the weak form's Gram matrix and test functions (the memory-heavy part)."""
         if self.form == "weak":
             self._setup_weak()
 
@@ -967,8 +1091,7 @@ class PDEReadout:
     def _setup_weak(self):
         c = self.compiled
         d = self.d
-        K = self.cfg.test_per_axis or (400 if d == 1 else 40)
-        Mq = self.cfg.quad_per_axis or (8 * (K + 3) if d == 1 else 2 * (K + 3))
+        K, Mq = self.tests_per_axis, self.quad_per_axis
         dtype = c.dtype
         lo, hi = c.lower.to(torch.float64), c.upper.to(torch.float64)
         axes = [(torch.arange(Mq, dtype=torch.float64) + 0.5) / Mq * (hi[i] - lo[i]) + lo[i] for i in range(d)]
@@ -998,7 +1121,8 @@ class PDEReadout:
                 M = M + c1 * c2 * G
         self.terms = terms
         jitter = 1e-12 * float(M.diagonal().mean())
-        self.chol = torch.linalg.cholesky(M + jitter * torch.eye(M.shape[0], dtype=M.dtype))
+        self.chol = cholesky(M + jitter * torch.eye(M.shape[0], dtype=M.dtype), "the weak form's Gram matrix of L*ψ",
+                             f"lower admm test_per_axis (now {K}) or raise quad_per_axis (now {Mq})")
         Fq0 = {a: torch.zeros(self.Xq.shape[0], dtype=dtype) for a in c.derivatives}
         r0 = self._residual(self.Xq, Fq0).to(torch.float64)          # = −f on the grid
         self.rhs = -self._project(r0[:, None])[:, 0]                  # ⟨f, ψ_k⟩
@@ -1120,6 +1244,7 @@ class PDEReadout:
                 fields_k = {self.zero: net.forward(u_params, X, differentiable=False)}
             else:
                 jets = fnet.forward_jet(fparams, X, indices)
+                jets = {a: v.reshape(v.shape[0], -1) for a, v in jets.items()}   # [N, n] also for n = 1
                 fields_k = {a: v for a, v in net.forward_jet(u_params, X, indices).items()}
         fields_k = {a: fields_k[a] for a in jets}
         if hasattr(residual_fn, "residual"):        # a condition
@@ -1136,10 +1261,20 @@ class PDEReadout:
 
 
 def _ls_solve(A: torch.Tensor, y: torch.Tensor, ridge: float) -> torch.Tensor:
+    """The physics least squares of the readout, ``(AᵀA + εI) w = Aᵀy`` (float64, Cholesky)."""
     A64, y64 = A.to(torch.float64), y.to(torch.float64)
     G = A64.T @ A64
     eps = ridge * float(G.diagonal().mean().clamp_min(1e-30))
-    w = torch.linalg.solve(G + eps * torch.eye(G.shape[0], dtype=G.dtype), A64.T @ y64)
+    try:
+        if not bool(torch.isfinite(G).all()):
+            raise torch.linalg.LinAlgError("non-finite entries")
+        w = torch.linalg.solve(G + eps * torch.eye(G.shape[0], dtype=G.dtype), A64.T @ y64)
+    except torch.linalg.LinAlgError as exc:
+        from ..errors import ConfigurationError
+
+        raise ConfigurationError(f"ADMM: the readout's physics least squares ({G.shape[0]}×{G.shape[0]}) "
+                                 f"cannot be solved ({str(exc).splitlines()[0]}): raise admm readout_ridge "
+                                 f"(now {ridge:g} of the mean diagonal)") from None
     return w.to(A.dtype)
 
 
@@ -1185,6 +1320,7 @@ class ADMMTrainer:
 
     kind = "spiking"
 
+    @user_facing_errors
     def __init__(self, cfg, compiled, objective, generator):
         from ..derivatives import make_estimator
         from ..snn.surrogate import make_surrogate
@@ -1198,11 +1334,14 @@ class ADMMTrainer:
         self.net = SpikingMLP(len(compiled.input_names), widths, T=cfg.T, lif=lif,
                               lower=tuple(compiled.lower.tolist()), upper=tuple(compiled.upper.tolist()),
                               compile=bool(getattr(cfg, "compile", False)))
-        init = self.net.init_params(generator, dtype=self.dtype)
         self.regression = not compiled.has_pde
         self.estimator = make_estimator("surrogate-jvp")
-        self.readout = None if self.regression else PDEReadout(compiled, objective, self.admm_cfg)
+        self.readout = None if self.regression else PDEReadout(compiled, objective, self.admm_cfg, setup=False)
         self.output_mode = "data" if self.regression else self._pde_output_mode()
+        self._check_memory(widths)          # before any large allocation (weights included)
+        init = self.net.init_params(generator, dtype=self.dtype)
+        if self.readout is not None:
+            self.readout.setup()
         X = objective.points.interior
         if self.output_mode == "prox":
             X = torch.cat([self.readout.Xq.to(X.dtype)] + list(self.readout.value_condition_points()))
@@ -1241,6 +1380,45 @@ class ADMMTrainer:
                                             "primal_output", "spike_flips", "rho")}
         self.train_loss = self._train_loss(self.params)
         self.best = (self.train_loss, 0, {k: v.clone() for k, v in self.params.items()})
+
+    def _check_memory(self, widths) -> None:
+        """Refuse, before allocating, a run whose large arrays would exceed the memory limit
+        (:func:`memory_estimate`), naming the setting to lower."""
+        d = len(self.compiled.input_names)
+        ro = self.readout
+        form = ro.form if ro is not None else "data"
+        K, Mq = (ro.tests_per_axis, ro.quad_per_axis) if ro is not None else (0, 0)
+        conds = list(zip(self.compiled.conditions, self.objective.points.conditions))
+        cond_points = sum(int(X.shape[0]) for _, X in conds)
+        cond_rows = sum(int(X.shape[0]) // 2 * len(c.derivatives) if c.kind == "periodic" else int(X.shape[0])
+                        for c, X in conds)
+        samples = (Mq ** d + cond_points) if self.output_mode == "prox" else int(self.objective.points.interior.shape[0])
+        itemsize = torch.empty((), dtype=self.dtype).element_size()
+        parts = memory_estimate(d=d, form=form, output=self.output_mode, tests_per_axis=K, quad_per_axis=Mq,
+                                samples=samples, condition_rows=cond_rows, condition_points=cond_points,
+                                widths=widths, T=self.cfg.T, itemsize=itemsize)
+        self.memory_estimate = parts
+        total, limit = sum(parts.values()), memory_limit_bytes(self.admm_cfg)
+        if total <= limit:
+            return
+        from ..errors import ConfigurationError
+
+        big = max(parts, key=parts.get)
+        grid = f"{Mq}^{d} = {Mq ** d} quadrature points" if d > 1 else f"{Mq} quadrature points"
+        advice = {
+            "weak Gram": f"lower admm test_per_axis (now {K} per axis: {K ** d} test functions)",
+            "value rows": f"lower admm test_per_axis (now {K}: {K ** d} test functions) or quad_per_axis "
+                          f"(now {grid})",
+            "weak rows": f"lower admm quad_per_axis (now {grid}), --width (now {max(widths)}) or --T (now {self.cfg.T})",
+            "weights": f"lower --width (now {max(widths)})",
+            "ADMM state": (f"lower --width (now {max(widths)}), --T (now {self.cfg.T}) or "
+                           + (f"admm quad_per_axis (now {grid}, the samples)" if self.output_mode == "prox"
+                              else f"--interior-points (now {samples})")),
+        }[big]
+        raise ConfigurationError(
+            f"ADMM on {self.compiled.problem.name} would need about {total / 2 ** 30:.1f} GB "
+            f"({big}: {parts[big] / 2 ** 30:.1f} GB), over the limit of {limit / 2 ** 30:.1f} GB: {advice}, "
+            f"or raise admm memory_limit_gb")
 
     def _pde_output_mode(self) -> str:
         mode = self.admm_cfg.pde_output
@@ -1287,6 +1465,7 @@ class ADMMTrainer:
             return 0.5 * float((u - self.Y[:, 0]).square().sum())
 
     # ------------------------------------------------------------ trainer protocol
+    @user_facing_errors
     def step(self) -> float:
         if self.regression or self.admm_cfg.hidden_updates:
             primal, dual = admm_iteration(self.engine, self._output_step)
