@@ -63,6 +63,8 @@ def _add_solve(sub):
                    help="input-derivative estimator for residuals (default surrogate-jvp)")
     g = p.add_argument_group("training")
     g.add_argument("--lr", type=float, help="Adam learning rate (default 2e-3 spiking, 1e-3 ann)")
+    g.add_argument("--lr-schedule", choices=["constant", "cosine"],
+                   help="Adam learning rate: constant (default) or cosine decay to lr/20")
     g.add_argument("--K", type=int, help="fgrad: perturbation directions per step (default 8)")
     g.add_argument("--perturbation", choices=["global", "layerwise", "activity"],
                    help="fgrad: weight perturbation of all parameters (global, default) or of one "
@@ -71,10 +73,15 @@ def _add_solve(sub):
     g.add_argument("--directions", choices=["rademacher", "gaussian"], help="fgrad: default rademacher")
     g.add_argument("--lbfgs-steps", type=int, help="ann: L-BFGS iterations after Adam (default 5000)")
     g.add_argument("--interior-points", type=int, help="collocation points (default: the problem's budget)")
-    g.add_argument("--residual-form", choices=["strong", "weak"],
-                   help="PDE loss: pointwise residual (default strong) or integrated by parts "
-                        "against B-spline test functions (weak: the spiking network only gives values)")
-    g.add_argument("--weak-tests", type=int, metavar="N", help="weak form: B-splines per axis (default 32)")
+    g.add_argument("--residual-form", choices=["auto", "strong", "weak"],
+                   help="PDE loss: pointwise residual (strong) or integrated by parts against "
+                        "B-spline test functions (weak: the spiking network only gives values); "
+                        "auto (default): weak for fgrad/bptt where it applies, else strong")
+    g.add_argument("--weak-tests", type=_counts, metavar="N[,N...]",
+                   help="weak form: B-splines per axis, one number or one per axis in the order "
+                        "of the variables, e.g. 48,24 (default 32)")
+    g.add_argument("--weak-quadrature", type=int, metavar="Q",
+                   help="weak form: midpoint quadrature points per B-spline interval and axis (default 3)")
     g.add_argument("--soft-constraints", action="store_true",
                    help="ignore the problem's [hard_constraint] output transform: train the "
                         "initial/boundary conditions as loss terms instead")
@@ -89,6 +96,17 @@ def _add_solve(sub):
                         "Ctrl-C/SIGTERM, and --resume continues from it")
     g.add_argument("--log-every", type=int, metavar="N", help="log the loss terms every N steps (default 50)")
     _add_output_flags(p)
+
+
+def _counts(text: str):
+    """``"32"`` → 32, ``"48,24"`` → [48, 24] (argparse type of --weak-tests)."""
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or a comma-separated list, got '{text}'")
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers, got '{text}'")
+    return values[0] if len(values) == 1 else values
 
 
 def _add_output_flags(p):
@@ -222,7 +240,7 @@ def cmd_show(args) -> int:
 
 SOLVE_OPTIONS = ["width", "depth", "T", "surrogate", "estimator", "lr", "K", "perturbation",
                  "directions", "lbfgs_steps", "interior_points", "dtype", "device", "checkpoint_every",
-                 "log_every", "residual_form", "weak_tests"]
+                 "log_every", "residual_form", "weak_tests", "weak_quadrature", "lr_schedule"]
 
 
 def cmd_solve(args) -> int:

@@ -37,6 +37,17 @@ from .train.objective import Objective, TrainingPoints
 from .train.trainers import TRAINERS
 
 METHODS = tuple(TRAINERS)
+#: learning-rate schedules of the Adam phase: constant, or a cosine decay from ``lr`` to
+#: ``lr / 20`` over ``steps`` (a function of the step number only, so a resumed run follows it)
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def scheduled_lr(cfg, step: int) -> float:
+    """The learning rate of step ``step`` (0-based) under ``cfg.lr_schedule``."""
+    if cfg.lr_schedule == "constant" or cfg.steps <= 1:
+        return cfg.lr
+    floor = cfg.lr / 20
+    return floor + 0.5 * (cfg.lr - floor) * (1 + math.cos(math.pi * step / (cfg.steps - 1)))
 
 
 @dataclass
@@ -55,8 +66,12 @@ class SolveConfig:
     transform; ``normalize_loss`` divides each loss term by its initial value. ``compile`` runs the
     spiking network's derivative-free forward passes (evaluation, ADMM) under ``torch.compile``
     (:mod:`spikepde.snn.compiled`; eager fallback). ``residual_form="weak"`` trains on the
-    integrated-by-parts residual against ``weak_tests`` cubic B-splines per axis
-    (:mod:`spikepde.train.weak_form`; fgrad, bptt, ann) instead of the pointwise residual. ``steps=None`` takes the problem's default budget.
+    integrated-by-parts residual against ``weak_tests`` cubic B-splines per axis (or a list, one
+    count per axis) with ``weak_quadrature`` midpoint points per spline interval
+    (:mod:`spikepde.train.weak_form`; fgrad, bptt, ann) instead of the pointwise residual;
+    ``"auto"`` (default) is weak for fgrad/bptt where the weak form applies, strong otherwise.
+    ``lr_schedule`` is ``constant`` or ``cosine`` (decay to ``lr/20`` over the Adam steps).
+    ``steps=None`` takes the problem's default budget.
     """
 
     problem: str = "burgers"
@@ -76,6 +91,7 @@ class SolveConfig:
     surrogate_options: dict = field(default_factory=dict)
     estimator: str = "surrogate-jvp"
     estimator_options: dict = field(default_factory=dict)
+    lr_schedule: str = "constant"
     K: int = 8
     directions: str = "rademacher"
     perturbation: str = "global"
@@ -85,8 +101,9 @@ class SolveConfig:
     dtype: str | None = None
     device: str = "cpu"
     compile: bool = False
-    residual_form: str = "strong"
-    weak_tests: int = 32
+    residual_form: str = "auto"
+    weak_tests: int | list = 32
+    weak_quadrature: int = 3
     hard_constraints: bool = True
     plots: bool = True
     normalize_loss: bool = False
@@ -109,13 +126,18 @@ class SolveConfig:
                      "checkpoint_every"):
             if getattr(c, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(c, name)}")
-        if c.residual_form not in ("strong", "weak"):
-            raise ValueError(f"residual_form must be 'strong' or 'weak', got '{c.residual_form}'")
+        if c.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got '{c.lr_schedule}'")
+        if c.residual_form not in ("auto", "strong", "weak"):
+            raise ValueError(f"residual_form must be 'auto', 'strong' or 'weak', got '{c.residual_form}'")
         if c.residual_form == "weak" and c.method == "admm":
             raise ValueError("residual_form='weak' is for fgrad, bptt and ann; admm has its own weak "
                              "readout (admm={'pde_form': 'weak'})")
-        if c.weak_tests < 1:
-            raise ValueError(f"weak_tests must be >= 1, got {c.weak_tests}")
+        tests = [c.weak_tests] if isinstance(c.weak_tests, int) else list(c.weak_tests)
+        if not tests or any(not isinstance(n, int) or n < 1 for n in tests):
+            raise ValueError(f"weak_tests must be a positive integer or a list of them, got {c.weak_tests}")
+        if c.weak_quadrature < 1:
+            raise ValueError(f"weak_quadrature must be >= 1, got {c.weak_quadrature}")
         if c.interior_points is not None and c.interior_points < 1:
             raise ValueError(f"interior_points must be >= 1, got {c.interior_points}")
         if c.lbfgs_steps < 0:
@@ -262,10 +284,12 @@ def _run(problem, cfg: SolveConfig, run: RunDir, state: dict | None, quiet: bool
     reference = get_reference(problem)   # computed (or read from the cache) before training
     generator = torch.Generator().manual_seed(cfg.seed)
     points = TrainingPoints.sample(compiled, generator, interior=cfg.interior_points)
+    if cfg.residual_form == "auto":
+        cfg.residual_form = _auto_residual_form(cfg, compiled)
     weak = None
     if cfg.residual_form == "weak":
         from .train.weak_form import WeakForm
-        weak = WeakForm(compiled, test_per_axis=cfg.weak_tests)
+        weak = WeakForm(compiled, test_per_axis=cfg.weak_tests, quad_per_interval=cfg.weak_quadrature)
     objective = Objective(compiled, points, weak=weak)
     trainer = TRAINERS[cfg.method](cfg, compiled, objective, generator)
     if cfg.track_error:
@@ -361,7 +385,11 @@ def _train_loop(trainer, cfg, history, start, elapsed, checkpoint, quiet, stop: 
     t0 = time.perf_counter() - elapsed
     in_lbfgs = False
     try:
+        optimizer = getattr(trainer, "optimizer", None)
         while step < cfg.steps:
+            if cfg.lr_schedule != "constant" and optimizer is not None:
+                for group in optimizer.param_groups:
+                    group["lr"] = scheduled_lr(cfg, step)
             loss = trainer.step()
             step += 1
             if not _finite(loss) or not trainer.params_finite():
@@ -395,6 +423,22 @@ def _train_loop(trainer, cfg, history, start, elapsed, checkpoint, quiet, stop: 
     finally:
         bar.close()
     return time.perf_counter() - t0, step
+
+
+def _auto_residual_form(cfg, compiled) -> str:
+    """``weak`` for the spiking gradient trainers wherever the weak form applies, else ``strong``.
+
+    A spiking network's output is piecewise constant in its inputs: its true derivatives vanish
+    almost everywhere, and the strong form must use the surrogate network's derivatives, which
+    describe a different field (Burgers stalls near 0.47 that way). The weak form needs only
+    values. The tanh MLP has exact derivatives (strong form, as DeepXDE); ADMM chooses its own
+    PDE rows; problems the weak form cannot express (several residuals, excluded regions,
+    coordinate-dependent coefficients of derivatives) keep the strong form.
+    """
+    if cfg.method not in ("fgrad", "bptt") or not compiled.has_pde:
+        return "strong"
+    from .train.weak_form import weak_applies
+    return "weak" if weak_applies(compiled) is None else "strong"
 
 
 def _fgrad_passes(cfg, net) -> int:

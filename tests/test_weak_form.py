@@ -114,3 +114,39 @@ def test_weak_form_option_validation():
         spikepde.solve("heat1d", residual_form="weakest", steps=1, out=None, quiet=True)
     with pytest.raises(ValueError, match="admm"):
         spikepde.solve("heat1d", method="admm", residual_form="weak", steps=1, out=None, quiet=True)
+
+
+def test_per_axis_test_counts():
+    """One count per axis: n_x · n_t test functions, still exact up to quadrature."""
+    compiled = compile_problem(spikepde.load_problem("heat1d"), dtype=torch.float64)
+    weak = WeakForm(compiled, test_per_axis=[12, 6], quad_per_interval=8)
+    assert weak.n_tests == 72 and weak.points.shape[0] == 8 * 15 * 8 * 9
+    g = weak.residual(compiled.exact(weak.points))
+    x, t = weak.points.unbind(1)
+    wrong = weak.residual(compiled.exact(weak.points) + 0.05 * torch.sin(3 * x + 2 * t))
+    assert float(g.abs().max()) < 1e-3 * float(wrong.abs().max())
+    with pytest.raises(ValueError, match="one per axis"):
+        WeakForm(compiled, test_per_axis=[4, 4, 4])
+
+
+def test_auto_residual_form_is_weak_for_spiking_gradient_trainers_only():
+    tiny = dict(steps=1, out=None, quiet=True, interior_points=32, width=4, T=2, lbfgs_steps=0)
+    assert spikepde.solve("burgers", method="bptt", **tiny).config.residual_form == "weak"
+    assert spikepde.solve("burgers", method="fgrad", K=1, **tiny).config.residual_form == "weak"
+    assert spikepde.solve("burgers", method="ann", **tiny).config.residual_form == "strong"
+    # excluded region (L-shape) and regression problems keep the strong form / data loss
+    assert spikepde.solve("poisson_lshape", method="bptt", **tiny).config.residual_form == "strong"
+    assert spikepde.solve("mexican_hat", method="bptt", **tiny).config.residual_form == "strong"
+
+
+def test_cosine_learning_rate_schedule():
+    from spikepde.solve import SolveConfig, scheduled_lr
+
+    cfg = SolveConfig(steps=101, lr=1e-2, lr_schedule="cosine")
+    lrs = [scheduled_lr(cfg, s) for s in range(101)]
+    assert lrs[0] == pytest.approx(1e-2) and lrs[-1] == pytest.approx(5e-4)
+    assert lrs[50] == pytest.approx((1e-2 + 5e-4) / 2)
+    assert all(a >= b for a, b in zip(lrs, lrs[1:]))
+    assert scheduled_lr(SolveConfig(steps=10, lr=3e-3), 7) == 3e-3       # constant
+    with pytest.raises(ValueError, match="lr_schedule"):
+        spikepde.solve("heat1d", lr_schedule="linear", steps=1, out=None, quiet=True)

@@ -32,6 +32,7 @@ noise in a residual that is itself an average.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import sympy
@@ -107,7 +108,8 @@ class WeakForm:
     Args:
         compiled: a :class:`~spikepde.problem.compile.CompiledProblem` with one residual, a box
             domain (no excluded regions).
-        test_per_axis: B-splines per axis (``n``; ``n^d`` test functions).
+        test_per_axis: B-splines per axis (``n``; ``n^d`` test functions), or one count per axis
+            (e.g. more along x than along t for a steep front).
         quad_per_interval: midpoint quadrature points per B-spline interval and axis.
 
     Attributes:
@@ -121,20 +123,24 @@ class WeakForm:
         if problem.excluded:
             raise ValueError(f"weak form: '{problem.name}' has excluded regions; B-spline test "
                              "functions on the box would cross its inner boundary")
-        if test_per_axis < 1 or quad_per_interval < 1:
-            raise ValueError("test_per_axis and quad_per_interval must be >= 1")
+        d = problem.dim
+        counts = ([int(test_per_axis)] * d if isinstance(test_per_axis, (int, float))
+                  else [int(n) for n in test_per_axis])
+        if len(counts) != d or min(counts) < 1 or quad_per_interval < 1:
+            raise ValueError(f"test_per_axis must be >= 1 (one number, or one per axis: {d}) and "
+                             f"quad_per_interval >= 1; got {test_per_axis}, {quad_per_interval}")
         variables = problem.input_symbols
         residual = problem.residuals[0].xreplace(problem.substitutions())
         self.terms = split_residual(residual, problem.u, variables)
         if any(max(a) > 3 for _, a in self.terms.linear):
             raise ValueError("weak form: derivatives of order > 3 per axis are not supported")
-        self.d = d = problem.dim
+        self.d = d
         self.dtype, self.device = compiled.dtype, compiled.device
         lo = compiled.lower.to(torch.float64).cpu()
         hi = compiled.upper.to(torch.float64).cpu()
-        n, q = test_per_axis, quad_per_interval * (test_per_axis + 3)
         axes, self.B = [], []
         for i in range(d):
+            n, q = counts[i], quad_per_interval * (counts[i] + 3)
             h = (hi[i] - lo[i]) / (n + 3)
             x = (torch.arange(q, dtype=torch.float64) + 0.5) / q * (hi[i] - lo[i]) + lo[i]
             centres = lo[i] + (torch.arange(n, dtype=torch.float64) + 2) * h
@@ -152,7 +158,7 @@ class WeakForm:
         self._fluxes = [(i, numeric.build_evaluator(P, variables, unknown=problem.u))
                         for i, P in self.terms.fluxes]
         self._zero = (0,) * d
-        self.n_tests = n ** d
+        self.n_tests = math.prod(counts)
 
     def _project(self, values: torch.Tensor, orders: tuple[int, ...]) -> torch.Tensor:
         """``⟨values, ∂^orders ψ_k⟩`` for all k: grid values ``[Q]`` → ``[n^d]`` (separable)."""
