@@ -99,7 +99,7 @@ Residuals (:meth:`LIFADMM.residual_summary`): **primal** = RMS of all constraint
 ``‖r‖₂/√p`` over the p entries of (D), (H) as dist, (A), (O) (Boyd et al. 2011 §3.3.1's
 absolute scale); **relative** primal = ``‖r‖₂ / max(‖lhs‖₂, ‖rhs‖₂)`` (their relative scale:
 per block (D) ``v − βv₋ + θs₋`` / ``Wâ``, (H) v / P_C(v), (A) a / s, (O) z / ``W_o â``); the
-RMS of each block; dual = ``ρ·RMS(Δv) + ρ_o·RMS(Δz)`` (s = ρAᵀBΔz, with the ρ the step used;
+RMS of each block; dual = ``ρ·RMS(Δv) + ρ_o·RMS(Δz)`` (``RMS(HΔz)`` with the physics metric H below; s = ρAᵀBΔz, with the ρ the step used;
 it grows with the continuation unless the iterate stops moving). The reductions reported are
 first ADMM iterate → last. **Residual balancing** (``balance=True``, Boyd §3.4.1): if
 primal > 10·dual, ρ, ρ_o ← 2ρ, 2ρ_o (scaled duals ÷ 2); if dual > 10·primal, ρ ← ρ/2 (duals × 2).
