@@ -198,9 +198,10 @@ whitened weak rows and the condition rows acting on values, :meth:`PDEReadout.va
   rescaled with κ) the readout reads the true rates at convergence.
 
 Measured (``benchmarks/admm.py``; 256 LIF, one layer): poisson1d, T = 64, 12 iterations:
-primal residual 3.5e-4 → 6.8e-7 (≈ 580×, floored by the float32 rounding of the dynamics
-constraints, ~1e-6 RMS), relative L2 5.7e-3 at the iterate chosen by training loss; heat1d,
-T = 32, 12 iterations: 1.2e-4 → 2.5e-7 (≈ 580×), 3.39e-2. The old start
+primal residual 3.5e-4 → 6.1e-7 (579×, floored by the float32 rounding of the dynamics
+constraints, ~1e-6 RMS), relative L2 5.68e-3 at the iterate chosen by training loss (10);
+poisson2d, T = 32: 5.1e-4 → 3.7e-7 (1.4e3×), 6.32e-2; heat1d, T = 32: 1.2e-4 → 2.1e-7 (576×),
+3.39e-2. The old start
 (``pde_start="physics"``: the physics least squares readout of the initial features, whose
 forward pass is feasible, so the residual starts at rounding level and has nothing to lose)
 reaches the same errors at once. The iterate kept is the one with the lowest training loss ℓ
