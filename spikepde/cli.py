@@ -62,14 +62,16 @@ def _add_solve(sub):
     g.add_argument("--estimator", choices=["surrogate-jvp", "stein", "fd"],
                    help="input-derivative estimator for residuals (default surrogate-jvp)")
     g = p.add_argument_group("training")
-    g.add_argument("--lr", type=float, help="Adam learning rate (default 2e-3 spiking, 1e-3 ann)")
+    g.add_argument("--lr", type=float, help="Adam learning rate (default 1e-2 spiking, 1e-3 ann)")
     g.add_argument("--lr-schedule", choices=["constant", "cosine"],
-                   help="Adam learning rate: constant (default) or cosine decay to lr/20")
-    g.add_argument("--K", type=int, help="fgrad: perturbation directions per step (default 8)")
+                   help="Adam learning rate: constant or cosine decay to lr/20 (default: cosine for "
+                        "the spiking methods, constant for ann)")
+    g.add_argument("--K", type=int, help="fgrad: noise draws per hidden layer (activity, default 4) or "
+                        "directions per step / per layer (global / layerwise, default 8)")
     g.add_argument("--perturbation", choices=["global", "layerwise", "activity"],
-                   help="fgrad: weight perturbation of all parameters (global, default) or of one "
-                        "layer per direction (layerwise), or per-point noise on the hidden currents "
-                        "(activity; K draws per layer, exact readout gradient)")
+                   help="fgrad: per-point noise on the hidden currents with an exact readout "
+                        "gradient (activity, default), or weight perturbation of all parameters "
+                        "(global) or of one layer per direction (layerwise)")
     g.add_argument("--directions", choices=["rademacher", "gaussian"], help="fgrad: default rademacher")
     g.add_argument("--lbfgs-steps", type=int, help="ann: L-BFGS iterations after Adam (default 5000)")
     g.add_argument("--interior-points", type=int, help="collocation points (default: the problem's budget)")
@@ -81,7 +83,7 @@ def _add_solve(sub):
                    help="weak form: B-splines per axis, one number or one per axis in the order "
                         "of the variables, e.g. 48,24 (default 32)")
     g.add_argument("--weak-quadrature", type=int, metavar="Q",
-                   help="weak form: midpoint quadrature points per B-spline interval and axis (default 3)")
+                   help="weak form: midpoint quadrature points per B-spline interval and axis (default 2)")
     g.add_argument("--soft-constraints", action="store_true",
                    help="ignore the problem's [hard_constraint] output transform: train the "
                         "initial/boundary conditions as loss terms instead")

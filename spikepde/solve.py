@@ -56,10 +56,12 @@ class SolveConfig:
 
     Spiking network: ``width`` × ``depth`` LIF layers, ``T`` steps, leak ``beta``, ``threshold``,
     ``reset``, ``surrogate`` (+ ``surrogate_options``), input derivatives by ``estimator``
-    (``surrogate-jvp`` | ``stein`` | ``fd``). Forward gradient: ``K`` directions per step (per
-    layer when ``perturbation="layerwise"``), ``directions`` ``rademacher`` | ``gaussian``;
-    ``perturbation="activity"`` perturbs the hidden currents point by point instead (K draws
-    per hidden layer, Rademacher, :mod:`spikepde.snn.activity`).
+    (``surrogate-jvp`` | ``stein`` | ``fd``). Forward gradient: ``perturbation="activity"``
+    (default) perturbs the hidden currents point by point (``K`` draws per hidden layer, default
+    4, Rademacher, exact readout gradient; :mod:`spikepde.snn.activity`); ``"global"`` /
+    ``"layerwise"`` perturb the weights (``K`` directions per step, or per layer; default 8),
+    ``directions`` ``rademacher`` | ``gaussian``. Learning rate ``lr`` (default 1e-2 spiking,
+    1e-3 ann) with ``lr_schedule`` (default cosine for the spiking methods, constant for ann).
     ANN baseline: ``ann_width`` × ``ann_depth`` tanh, Adam for ``steps`` then ``lbfgs_steps``
     L-BFGS iterations. ADMM: ``admm`` holds :class:`spikepde.train.admm.ADMMConfig` fields
     (penalties ρ, γ, κ, residual balancing, ...). ``hard_constraints`` uses the problem's output
@@ -91,10 +93,10 @@ class SolveConfig:
     surrogate_options: dict = field(default_factory=dict)
     estimator: str = "surrogate-jvp"
     estimator_options: dict = field(default_factory=dict)
-    lr_schedule: str = "constant"
-    K: int = 8
+    lr_schedule: str | None = None
+    K: int | None = None
     directions: str = "rademacher"
-    perturbation: str = "global"
+    perturbation: str = "activity"
     ann_width: int = 20
     ann_depth: int = 3
     lbfgs_steps: int = 5000
@@ -103,7 +105,7 @@ class SolveConfig:
     compile: bool = False
     residual_form: str = "auto"
     weak_tests: int | list = 32
-    weak_quadrature: int = 3
+    weak_quadrature: int = 2
     hard_constraints: bool = True
     plots: bool = True
     normalize_loss: bool = False
@@ -118,7 +120,13 @@ class SolveConfig:
             raise ValueError(f"unknown method '{self.method}'; expected one of {', '.join(METHODS)}")
         c = dataclasses.replace(self)
         c.steps = int(c.steps if c.steps is not None else problem.budget.get("steps", 2000))
-        c.lr = float(c.lr if c.lr is not None else {"ann": 1e-3}.get(c.method, 2e-3))
+        c.lr = float(c.lr if c.lr is not None else {"ann": 1e-3}.get(c.method, 1e-2))
+        # ann: DeepXDE's recipe (constant Adam, then L-BFGS); spiking: a cosine decay settles
+        # the noisy surrogate / forward-gradient steps at the end of the budget
+        c.lr_schedule = c.lr_schedule or ("constant" if c.method == "ann" else "cosine")
+        # K counts directions per step (global), per parameter group (layerwise) or noise draws
+        # per hidden layer (activity): equal tangent slots for a 2-layer network by default
+        c.K = int(c.K if c.K is not None else (4 if c.perturbation == "activity" else 8))
         c.dtype = c.dtype or ("float64" if c.method == "ann" else "float32")
         if c.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be float32 or float64, got '{c.dtype}'")

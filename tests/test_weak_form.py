@@ -21,7 +21,8 @@ def _strong_projection(compiled, weak, u_expr):
     return weak._project(vals.to(weak.points.dtype), (0,) * p.dim)
 
 
-@pytest.mark.parametrize("name", ["burgers", "kdv", "allen_cahn", "heat1d", "wave1d", "poisson2d"])
+@pytest.mark.parametrize("name", ["burgers", "kdv", "allen_cahn", "heat1d", "wave1d", "poisson2d",
+                                  "poisson_lshape"])
 def test_integration_by_parts_matches_strong_projection(name):
     """For a smooth u that is *not* a solution, the weak residual (derivatives on ψ, fluxes
     P(u) for p(u) u_x) equals the projection of the strong residual, to quadrature accuracy."""
@@ -69,8 +70,8 @@ def test_unsupported_terms_are_named():
     with pytest.raises(ValueError, match="depends"):
         split_residual(x * u.diff(x, 2), u, (x, t))
     compiled = compile_problem(spikepde.load_problem("poisson_lshape"))
-    with pytest.raises(ValueError, match="excluded"):
-        WeakForm(compiled)
+    with pytest.raises(ValueError, match="no test function"):
+        WeakForm(compiled, test_per_axis=1)     # the one test would cover the excluded quadrant
 
 
 def test_bspline_derivatives_match_finite_differences():
@@ -134,8 +135,8 @@ def test_auto_residual_form_is_weak_for_spiking_gradient_trainers_only():
     assert spikepde.solve("burgers", method="bptt", **tiny).config.residual_form == "weak"
     assert spikepde.solve("burgers", method="fgrad", K=1, **tiny).config.residual_form == "weak"
     assert spikepde.solve("burgers", method="ann", **tiny).config.residual_form == "strong"
-    # excluded region (L-shape) and regression problems keep the strong form / data loss
-    assert spikepde.solve("poisson_lshape", method="bptt", **tiny).config.residual_form == "strong"
+    # the L-shape too (tests avoid the excluded box); regression problems keep the data loss
+    assert spikepde.solve("poisson_lshape", method="bptt", **tiny).config.residual_form == "weak"
     assert spikepde.solve("mexican_hat", method="bptt", **tiny).config.residual_form == "strong"
 
 
@@ -147,6 +148,18 @@ def test_cosine_learning_rate_schedule():
     assert lrs[0] == pytest.approx(1e-2) and lrs[-1] == pytest.approx(5e-4)
     assert lrs[50] == pytest.approx((1e-2 + 5e-4) / 2)
     assert all(a >= b for a, b in zip(lrs, lrs[1:]))
-    assert scheduled_lr(SolveConfig(steps=10, lr=3e-3), 7) == 3e-3       # constant
+    assert scheduled_lr(SolveConfig(steps=10, lr=3e-3, lr_schedule="constant"), 7) == 3e-3
     with pytest.raises(ValueError, match="lr_schedule"):
         spikepde.solve("heat1d", lr_schedule="linear", steps=1, out=None, quiet=True)
+
+
+def test_excluded_box_drops_the_tests_that_reach_into_it():
+    compiled = compile_problem(spikepde.load_problem("poisson_lshape"), dtype=torch.float64)
+    full = compile_problem(spikepde.load_problem("poisson2d"), dtype=torch.float64)
+    weak = WeakForm(compiled, test_per_axis=12, quad_per_interval=4)
+    assert 0 < weak.n_tests < 144
+    # every kept test vanishes on the excluded quadrant x > 0, y > 0
+    x, y = weak.points.unbind(1)
+    inside = ((x > 0) & (y > 0)).to(weak.points.dtype)
+    assert float(weak._project(inside, (0, 0)).abs().max()) == 0.0
+    assert WeakForm(full, test_per_axis=12, quad_per_interval=4).n_tests == 144

@@ -14,12 +14,14 @@ Which residuals. After expanding, every additive term of the residual must be on
   ``⟨p(u) u_{x_i}, ψ⟩ = −⟨P(u), ∂_i ψ⟩`` with ``P = ∫ p du`` (Burgers: ``u u_x = (u²/2)_x``);
 * ``g(x, u)`` without derivatives (sources, reactions): ``⟨g(x, u), ψ⟩`` as it is.
 
-Anything else (a product of two derivatives, a coefficient depending on x times a derivative, a
-domain with holes such as the L-shape) raises :class:`ValueError` naming the term: the weak
-form is then not this simple, and the strong form remains available.
+Anything else (a product of two derivatives, a coefficient depending on x times a derivative)
+raises :class:`ValueError` naming the term: the weak form is then not this simple, and the
+strong form remains available.
 
 Test functions. Tensor products of uniform cubic B-splines, ``n`` per axis, all supported
-strictly inside the box, so no boundary terms appear: the boundary and initial conditions
+strictly inside the box (and, on a domain with excluded boxes such as the L-shape, outside
+them: tests reaching into an excluded box are dropped), so no boundary terms appear: the
+boundary and initial conditions
 enter only through their own loss terms (or the hard-constraint transform). Each ψ_k is
 normalised to unit integral, so ``g_k = ⟨r(u), ψ_k⟩`` is a local average of the residual and
 ``mean_k g_k²`` has the scale of the strong-form ``mean r²``.
@@ -106,8 +108,8 @@ class WeakForm:
     """Weak residuals ``g_k = ⟨r(u), ψ_k⟩`` of a compiled problem from values of u on a grid.
 
     Args:
-        compiled: a :class:`~spikepde.problem.compile.CompiledProblem` with one residual, a box
-            domain (no excluded regions).
+        compiled: a :class:`~spikepde.problem.compile.CompiledProblem` with one residual. With
+            excluded boxes (the L-shape), the tests whose support reaches into one are dropped.
         test_per_axis: B-splines per axis (``n``; ``n^d`` test functions), or one count per axis
             (e.g. more along x than along t for a steep front).
         quad_per_interval: midpoint quadrature points per B-spline interval and axis.
@@ -120,9 +122,6 @@ class WeakForm:
         problem = compiled.problem
         if problem.data_only or compiled.n_residuals != 1:
             raise ValueError("the weak form needs exactly one PDE residual")
-        if problem.excluded:
-            raise ValueError(f"weak form: '{problem.name}' has excluded regions; B-spline test "
-                             "functions on the box would cross its inner boundary")
         d = problem.dim
         counts = ([int(test_per_axis)] * d if isinstance(test_per_axis, (int, float))
                   else [int(n) for n in test_per_axis])
@@ -138,7 +137,7 @@ class WeakForm:
         self.dtype, self.device = compiled.dtype, compiled.device
         lo = compiled.lower.to(torch.float64).cpu()
         hi = compiled.upper.to(torch.float64).cpu()
-        axes, self.B = [], []
+        axes, self.B, supports = [], [], []
         for i in range(d):
             n, q = counts[i], quad_per_interval * (counts[i] + 3)
             h = (hi[i] - lo[i]) / (n + 3)
@@ -150,7 +149,12 @@ class WeakForm:
             self.B.append({o: (bspline(s, o) / h ** o / h * dx).to(self.dtype).to(self.device)
                            for o in range(4)})
             axes.append(x)
+            supports.append((centres - 2 * h, centres + 2 * h))
         self.shape = [len(a) for a in axes]
+        self._keep = _tests_outside(problem, supports)
+        if self._keep is not None and self._keep.numel() == 0:
+            raise ValueError(f"weak form: no test function of {counts} per axis fits in "
+                             f"'{problem.name}' outside its excluded regions")
         grid = torch.stack(torch.meshgrid(*axes, indexing="ij"), -1).reshape(-1, d)
         self.points = grid.to(self.dtype).to(self.device)
         self._cols = list(self.points.unbind(1))
@@ -158,7 +162,8 @@ class WeakForm:
         self._fluxes = [(i, numeric.build_evaluator(P, variables, unknown=problem.u))
                         for i, P in self.terms.fluxes]
         self._zero = (0,) * d
-        self.n_tests = math.prod(counts)
+        self.n_tests = math.prod(counts) if self._keep is None else int(self._keep.numel())
+        self._full = math.prod(counts)
 
     def _project(self, values: torch.Tensor, orders: tuple[int, ...]) -> torch.Tensor:
         """``⟨values, ∂^orders ψ_k⟩`` for all k: grid values ``[Q]`` → ``[n^d]`` (separable)."""
@@ -166,10 +171,13 @@ class WeakForm:
         for i in range(self.d):
             # contract the leading grid axis; the test axis is appended at the end
             T = torch.tensordot(T, self.B[i][orders[i]], dims=([0], [0]))
-        return T.reshape(-1)
+        T = T.reshape(-1)
+        return T if self._keep is None else T[self._keep]
 
     def _project_adjoint(self, weights: torch.Tensor, orders: tuple[int, ...]) -> torch.Tensor:
         """The transpose of :meth:`_project`: test-space ``[n^d]`` → grid ``[Q]``."""
+        if self._keep is not None:
+            weights = weights.new_zeros(self._full).index_copy_(0, self._keep, weights)
         T = weights.reshape([B[0].shape[1] for B in self.B])
         for i in range(self.d):
             # contract the leading test axis with the spline matrix's test axis; grid axis appended
@@ -219,6 +227,30 @@ class WeakForm:
                 f"points, {len(self.terms.linear)} linear + {len(self.terms.fluxes)} flux terms)")
 
 
+def _tests_outside(problem, supports) -> torch.Tensor | None:
+    """Flat indices of the tensor-product tests whose support avoids every excluded box.
+
+    A test whose support box overlaps an excluded box's interior would integrate across the
+    domain's inner boundary (where no integration by parts holds without boundary terms), so it
+    is dropped; touching the boundary is fine (a B-spline vanishes at the ends of its support).
+    ``None`` when nothing is excluded (every test kept).
+    """
+    if not problem.excluded:
+        return None
+    names = problem.input_names
+    keep = torch.ones([len(lo) for lo, _ in supports], dtype=torch.bool)
+    for box in problem.excluded:
+        overlap = torch.ones_like(keep)
+        for i, (lo, hi) in enumerate(supports):
+            a, b = box.get(names[i], (-math.inf, math.inf))
+            axis = (lo < b) & (hi > a)
+            shape = [1] * len(supports)
+            shape[i] = -1
+            overlap = overlap & axis.view(shape)
+        keep &= ~overlap
+    return torch.nonzero(keep.reshape(-1)).reshape(-1)
+
+
 def _broadcast(value, like: torch.Tensor) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         return value.expand_as(like) if value.shape != like.shape else value
@@ -228,7 +260,7 @@ def _broadcast(value, like: torch.Tensor) -> torch.Tensor:
 def weak_applies(compiled) -> str | None:
     """None if :class:`WeakForm` can be built for ``compiled``, else the reason."""
     try:
-        WeakForm(compiled, test_per_axis=1, quad_per_interval=1)
+        WeakForm(compiled, test_per_axis=8, quad_per_interval=1)   # 8: room beside an excluded box
     except ValueError as exc:
         return str(exc)
     return None
