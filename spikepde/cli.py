@@ -81,7 +81,7 @@ def _add_solve(sub):
                         "auto (default): weak for fgrad/bptt where it applies, else strong")
     g.add_argument("--weak-tests", type=_counts, metavar="N[,N...]",
                    help="weak form: B-splines per axis, one number or one per axis in the order "
-                        "of the variables, e.g. 48,24 (default 32)")
+                        "of the variables, e.g. 48,24 (default 32; 10 for three variables)")
     g.add_argument("--weak-quadrature", type=int, metavar="Q",
                    help="weak form: midpoint quadrature points per B-spline interval and axis (default 2)")
     g.add_argument("--soft-constraints", action="store_true",

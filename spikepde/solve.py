@@ -68,8 +68,8 @@ class SolveConfig:
     transform; ``normalize_loss`` divides each loss term by its initial value. ``compile`` runs the
     spiking network's derivative-free forward passes (evaluation, ADMM) under ``torch.compile``
     (:mod:`spikepde.snn.compiled`; eager fallback). ``residual_form="weak"`` trains on the
-    integrated-by-parts residual against ``weak_tests`` cubic B-splines per axis (or a list, one
-    count per axis) with ``weak_quadrature`` midpoint points per spline interval
+    integrated-by-parts residual against ``weak_tests`` cubic B-splines per axis (default 32 in
+    1-D and 2-D, 10 in 3-D; or a list, one count per axis) with ``weak_quadrature`` midpoint points per spline interval
     (:mod:`spikepde.train.weak_form`; fgrad, bptt, ann) instead of the pointwise residual;
     ``"auto"`` (default) is weak for fgrad/bptt where the weak form applies, strong otherwise.
     ``lr_schedule`` is ``constant`` or ``cosine`` (decay to ``lr/20`` over the Adam steps).
@@ -104,7 +104,7 @@ class SolveConfig:
     device: str = "cpu"
     compile: bool = False
     residual_form: str = "auto"
-    weak_tests: int | list = 32
+    weak_tests: int | list | None = None
     weak_quadrature: int = 2
     hard_constraints: bool = True
     plots: bool = True
@@ -141,6 +141,8 @@ class SolveConfig:
         if c.residual_form == "weak" and c.method == "admm":
             raise ValueError("residual_form='weak' is for fgrad, bptt and ann; admm has its own weak "
                              "readout (admm={'pde_form': 'weak'})")
+        # 32 B-splines per axis in 1-D and 2-D; 10 in 3-D (1000 tests, a 26³ quadrature grid)
+        c.weak_tests = c.weak_tests if c.weak_tests is not None else (32 if problem.dim <= 2 else 10)
         tests = [c.weak_tests] if isinstance(c.weak_tests, int) else list(c.weak_tests)
         if not tests or any(not isinstance(n, int) or n < 1 for n in tests):
             raise ValueError(f"weak_tests must be a positive integer or a list of them, got {c.weak_tests}")
