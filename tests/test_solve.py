@@ -11,44 +11,48 @@ import spikepde
 from spikepde.errors import DivergenceError
 from spikepde.runs import load_checkpoint
 
-TINY = dict(interior_points=96, width=16, depth=2, T=4, K=8)
+TINY = dict(interior_points=96, width=16, depth=2, T=4)
 ANN_TINY = dict(interior_points=96, lbfgs_steps=50)
+
+# Settings that differ from the tiny defaults for a few (problem, method) pairs, each with the
+# reason; every pair must lower the relative L2 error below its value at initialisation.
+TINY_OVERRIDES = {
+    # Allen-Cahn: with the output transform u = x² cos(πx) + t(1 - x²) N the residual first falls
+    # towards u ≡ ±1 (both stable states make it vanish away from t = 0) and the error rises
+    # (0.67 -> 0.71 spiking, 0.68 -> 1.12 ann at this budget): the known PINN failure that causal
+    # weighting or time marching address. Trained with soft constraints the error falls.
+    **{("allen_cahn", m): dict(hard_constraints=False) for m in ("fgrad", "bptt", "ann")},
+    # L-shape, spiking: the first steps shrink the random initial output towards u = 0
+    # (error 0.88 -> 1.0); building the 0.15-high bump needs a larger network and more steps
+    # (measured: width 16, T 4 still at 0.75-1.1 after 300 steps).
+    **{("poisson_lshape", m): dict(width=32, T=8, weak_tests=12, steps=300) for m in ("fgrad", "bptt")},
+    # Helmholtz, ann: the residual is ~8e3 at the start; unnormalised, L-BFGS overshoots (1.06 -> 10.5).
+    ("helmholtz2d", "ann"): dict(normalize_loss=True),
+    # Wave, ann: L-BFGS lowers the residual by moving away from the solution (1.72 -> 2.50): Adam only.
+    ("wave1d", "ann"): dict(lbfgs_steps=0),
+}
 
 
 def _tiny(method):
     return ANN_TINY if method == "ann" else TINY
 
 
-# (problem, method) pairs whose *error* a 40-step budget does not reduce although their loss
-# falls: PINN training of Allen-Cahn and of the wave equation first lowers the residual away from
-# the solution (a known PINN failure mode: the loss is dominated by the stiff reaction / the large
-# u_tt term), and a few noisy fgrad steps or tiny tanh nets do not yet move the error of the
-# L-shape, 1-D Poisson, KdV and Helmholtz fields. Measured: see the note of issue 2. For these the
-# test asserts that the training loss fell, for all others that the relative L2 error fell too.
-ERROR_NEEDS_MORE_THAN_TINY = ({("allen_cahn", m) for m in ("fgrad", "bptt", "ann")}
-                              | {("wave1d", m) for m in ("fgrad", "bptt", "ann")}
-                              | {("poisson_lshape", "fgrad"), ("poisson1d", "fgrad"), ("kdv", "fgrad"),
-                                 ("helmholtz2d", "fgrad"), ("helmholtz2d", "bptt"), ("helmholtz2d", "ann")})
-
-
 @pytest.mark.parametrize("name", spikepde.list_problems())
 @pytest.mark.parametrize("method", ["fgrad", "bptt", "ann"])
 def test_every_entry_and_method_reduces_the_error(name, method, tmp_path):
-    steps = {"fgrad": 40, "bptt": 40, "ann": 60}[method]
-    lr = None if method == "ann" else 1e-2   # ann: its default 1e-3 (large residuals overshoot)
-    opts = dict(_tiny(method), K=16) if method == "fgrad" else _tiny(method)  # K=8 is too noisy for kdv
-    r = spikepde.solve(name, method=method, steps=steps, seed=0, out=tmp_path / "run", quiet=True,
-                       lr=lr, log_every=10, **opts)
+    opts = dict(_tiny(method), steps={"fgrad": 40, "bptt": 40, "ann": 60}[method],
+                lr=None if method == "ann" else 1e-2)   # ann: its default 1e-3 (large residuals overshoot)
+    opts.update(TINY_OVERRIDES.get((name, method), {}))
+    r = spikepde.solve(name, method=method, seed=0, out=tmp_path / "run", quiet=True, log_every=10, **opts)
     m = r.metrics
     assert np.isfinite(m["relative_l2"])
     losses = r.history["loss"]
     assert losses[-1] < losses[0], (losses[0], losses[-1])
-    if (name, method) not in ERROR_NEEDS_MORE_THAN_TINY:
-        assert m["relative_l2"] < m["initial_relative_l2"], (m["relative_l2"], m["initial_relative_l2"])
+    assert m["relative_l2"] < m["initial_relative_l2"], (m["relative_l2"], m["initial_relative_l2"])
     for f in ("config.json", "metrics.json", "history.json", "checkpoint.pt", "fields.png", "loss.png"):
         assert (tmp_path / "run" / f).stat().st_size > 0, f
     state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
-    assert state["step"] == steps
+    assert state["step"] == opts["steps"]
 
 
 def test_surrogate_is_callable_on_new_points(tmp_path):
