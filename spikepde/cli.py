@@ -92,6 +92,9 @@ def _add_solve(sub):
     g.add_argument("--compile", action="store_true",
                    help="run the spiking network's derivative-free forward passes (evaluation, "
                         "admm) under torch.compile; falls back to eager with a warning")
+    g.add_argument("--admm", action="append", default=[], metavar="NAME=VALUE",
+                   help="admm: an ADMMConfig field (repeatable), e.g. --admm test_per_axis=20 "
+                        "--admm rho=2 (see spikepde.train.admm.ADMMConfig)")
     g = p.add_argument_group("run directory")
     g.add_argument("--checkpoint-every", type=int, metavar="N",
                    help="save a checkpoint every N steps (default 200); one is also saved on "
@@ -207,6 +210,34 @@ def _interrupted(args) -> str:
             f"(continue with: spikepde solve --resume {run_dir})")
 
 
+def _admm_options(assignments) -> dict:
+    """``["test_per_axis=20", "rho=2.5"]`` → ``{"test_per_axis": 20, "rho": 2.5}``, names checked
+    against :class:`spikepde.train.admm.ADMMConfig`; values parsed as int, float, true/false or text."""
+    import dataclasses
+
+    from .train.admm import ADMMConfig
+
+    known = {f.name for f in dataclasses.fields(ADMMConfig)}
+    options = {}
+    for text in assignments:
+        name, sep, value = text.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ValueError(f"--admm expects NAME=VALUE, got '{text}'")
+        if name not in known:
+            raise ValueError(f"--admm: unknown option '{name}'; known: {', '.join(sorted(known))}")
+        value = value.strip()
+        for parse in (int, float):
+            try:
+                options[name] = parse(value)
+                break
+            except ValueError:
+                continue
+        else:
+            options[name] = {"true": True, "false": False, "none": None}.get(value.lower(), value)
+    return options
+
+
 def _params(assignments):
     from .problem.spec import parse_param_assignments
 
@@ -252,6 +283,7 @@ def cmd_solve(args) -> int:
         # the saved config.json is the run's definition; silently ignoring new settings would
         # give a result the user did not ask for
         given = [k for k in ["steps", *SOLVE_OPTIONS] if k != "device" and getattr(args, k) is not None]
+        given += ["admm"] if args.admm else []
         if args.problem or args.out or args.param or given:
             extra = ([args.problem] if args.problem else []) + (["--out"] if args.out else []) + \
                 (["--param"] if args.param else []) + [f"--{k.replace('_', '-')}" for k in given]
@@ -267,6 +299,10 @@ def cmd_solve(args) -> int:
             options["hard_constraints"] = False
         if args.compile:
             options["compile"] = True
+        if args.admm:
+            if args.method != "admm":
+                raise ValueError(f"--admm options are for --method admm (this run: --method {args.method})")
+            options["admm"] = _admm_options(args.admm)
         stem = Path(args.problem).stem
         out = args.out or f"runs/{stem}-{args.method}-s{args.seed}"
         args.run_dir = out

@@ -58,6 +58,24 @@ def test_solve_json_and_param(tmp_path, capsys):
     assert (tmp_path / "r" / "fields.png").exists()
 
 
+def test_admm_options_are_parsed_and_checked(tmp_path, capsys):
+    from spikepde.cli import _admm_options
+
+    assert _admm_options(["test_per_axis=6", "rho=2.5", "balance=true", "output_growth=none",
+                          "pde_form=weak"]) == {"test_per_axis": 6, "rho": 2.5, "balance": True,
+                                                "output_growth": None, "pde_form": "weak"}
+    assert main(["solve", "poisson1d", "--method", "admm", "--admm", "rhoo=1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown option 'rhoo'" in err and "test_per_axis" in err and len(err.strip().splitlines()) == 1
+    assert main(["solve", "poisson1d", "--method", "bptt", "--admm", "rho=1", "--quiet"]) == 2
+    assert "for --method admm" in capsys.readouterr().err
+    code = main(["solve", "poisson1d", "--method", "admm", "--steps", "2", "--width", "8", "--T", "4",
+                 "--admm", "test_per_axis=7", "--out", str(tmp_path / "r"), "--quiet"])
+    assert code == 0
+    saved = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert saved["admm"] == {"test_per_axis": 7}
+
+
 def test_generated_docs_are_current():
     from spikepde.docs import main as docs_main
     from pathlib import Path
