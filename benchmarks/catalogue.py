@@ -4,6 +4,7 @@
     python benchmarks/catalogue.py --steps 200           # a shorter budget for every entry (say so!)
     python benchmarks/catalogue.py --problems burgers poisson1d --methods fgrad bptt
     python benchmarks/catalogue.py --workers 1 --threads 2   # one solve at a time
+    python benchmarks/catalogue.py --resume                  # continue an interrupted run
 
 Writes ``benchmarks/results/catalogue.md`` and prints it. The table is rewritten after each
 run (atomically), so an interrupted benchmark keeps what it measured. ADMM appears for the
@@ -51,6 +52,18 @@ def row(r: dict) -> str:
             f"{r['time']:.0f} | {rate} | {r['how']} |")
 
 
+def _previous_rows(path: Path, jobs) -> dict:
+    """Rows of an earlier (interrupted) table for the jobs of this run; failed rows are rerun."""
+    if not path.exists():
+        return {}
+    rows = {}
+    for line in path.read_text().splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) >= 4 and (cells[0], cells[1]) in jobs and not cells[3].startswith("failed"):
+            rows[(cells[0], cells[1])] = line
+    return rows
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--problems", nargs="*", default=None)
@@ -59,6 +72,9 @@ def main(argv=None):
     ap.add_argument("--workers", type=int, default=2, help="solves run at once, one process each")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per worker")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the rows already in benchmarks/results/catalogue.md and run only the rest "
+                         "(same command line as the interrupted run)")
     args = ap.parse_args(argv)
     problems = args.problems or spikepde.list_problems()
     for name in problems:            # references first, in this process (cached for the workers)
@@ -74,7 +90,7 @@ def main(argv=None):
               "| problem | method | steps | relative L2 | max abs error | time (s) | spike rate | setting |",
               "|---|---|---|---|---|---|---|---|"]
     jobs = [(name, method) for name in problems for method in args.methods]
-    done: dict[tuple, str] = {}
+    done: dict[tuple, str] = _previous_rows(ROOT / "results" / "catalogue.md", jobs) if args.resume else {}
 
     def write():
         rows = [done[j] for j in jobs if j in done]
@@ -82,7 +98,8 @@ def main(argv=None):
 
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=args.workers, mp_context=ctx) as pool:
-        futures = {pool.submit(solve_one, n, m, args.steps, args.seed, args.threads): (n, m) for n, m in jobs}
+        futures = {pool.submit(solve_one, n, m, args.steps, args.seed, args.threads): (n, m)
+                   for n, m in jobs if (n, m) not in done}
         for future in as_completed(futures):
             done[futures[future]] = row(future.result())
             print(done[futures[future]], flush=True)
