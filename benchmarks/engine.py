@@ -235,20 +235,13 @@ def memory_child(method: str, T: int, K: int) -> dict:
             opt.zero_grad(set_to_none=True)
             objective(SpikingField(net, params)).backward()
             opt.step()
-    elif method == "fgrad":
+    elif method in ("fgrad", "fgrad-activity"):
         from spikepde.train.forward_gradient import forward_gradient_fields
+        estimate = forward_gradient_fields if method == "fgrad" else activity_forward_gradient
         opt = torch.optim.Adam(list(params.values()), lr=1e-3)
 
         def step():
-            loss, grads = forward_gradient_fields(objective, net, params, K, g)
-            for k, p in params.items():
-                p.grad = grads[k]
-            opt.step()
-    elif method == "fgrad-activity":
-        opt = torch.optim.Adam(list(params.values()), lr=1e-3)
-
-        def step():
-            loss, grads = activity_forward_gradient(objective, net, params, K, g)
+            loss, grads = estimate(objective, net, params, K, g)
             for k, p in params.items():
                 p.grad = grads[k]
             opt.step()
