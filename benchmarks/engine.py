@@ -39,7 +39,7 @@ from spikepde.train.forward_gradient import (activity_forward_gradient,  # noqa:
                                              directional_derivatives_fields, sample_directions)
 from spikepde.train.objective import Objective, TrainingPoints  # noqa: E402
 
-THREADS = 2
+THREADS = int(os.environ.get("ENGINE_BENCH_THREADS", "2"))   # set by --threads (children inherit it)
 BATCH = 2540
 DEPTH = 3
 BETA = 0.9
@@ -227,6 +227,8 @@ def memory_child(method: str, T: int, K: int) -> dict:
         tune_allocator()
     setup_torch()
     compiled, objective, net, params, g = problem_setup("burgers", 64, T)
+    gc.collect()
+    shared = _status("VmRSS")         # torch, the problem and its points: the same for every method
     if method == "bptt":
         params = {k: v.requires_grad_() for k, v in params.items()}
         opt = torch.optim.Adam(list(params.values()), lr=1e-3)
@@ -275,8 +277,10 @@ def memory_child(method: str, T: int, K: int) -> dict:
     step()
     dt = time.perf_counter() - t
     peak = _status("VmHWM")
+    # peak_increase: the step alone; with_state: the step plus what the method set up for itself
+    # (ADMM's [T, B, n] primal/dual state, an optimiser's moments), both over the shared set-up
     return dict(method=method, T=T, K=K, base_mb=base / 1024, peak_increase_mb=(peak - base) / 1024,
-                step_s=dt, how=how)
+                with_state_mb=(peak - shared) / 1024, step_s=dt, how=how)
 
 
 def bench_memory(Ts, K: int, methods=("fgrad", "fgrad-activity", "bptt", "admm"), tuning: str = "on"):
@@ -296,7 +300,33 @@ def bench_memory(Ts, K: int, methods=("fgrad", "fgrad-activity", "bptt", "admm")
 
 
 # ------------------------------------------------------------------ report
+def load_rows(path: Path):
+    """Forward, fgrad-cost and memory rows from a log of this script's printed JSON lines."""
+    fwd, fg, mem = [], [], []
+    for line in path.read_text().splitlines():
+        if not line.startswith("{"):
+            continue            # '#' lines: which command printed the rows below, and how
+        r = json.loads(line)
+        (fwd if "width" in r else fg if "problem" in r else mem).append(r)
+    return fwd, fg, mem
+
+
+def _log_sources(path: str) -> list[str]:
+    return [f"- {line.lstrip('# ').strip()}" for line in Path(path).read_text().splitlines()
+            if line.startswith("#")]
+
+
 def render(fwd, fg, mem, args, t_total) -> str:
+    if not set(args.only.split(",")) & {"forward", "fgrad", "memory"}:
+        # nothing measured in this process: say where every row came from instead of this run's conditions
+        return "\n".join(["# Engine benchmark (issue 6)", "",
+                          f"Rendered by `python benchmarks/engine.py {' '.join(sys.argv[1:])}` from the rows "
+                          f"printed by these runs (kept in `{args.reuse_rows}`): float32, flush-denormal on, "
+                          f"batch {BATCH}, depth {DEPTH}, LIF β={BETA}, θ=1, subtract reset, glibc allocator "
+                          f"tuned, medians of 10 after a warm-up (reference fgrad path: 3); "
+                          f"{os.cpu_count()} CPUs, torch {torch.__version__}.", ""]
+                         + _log_sources(args.reuse_rows) + [""]
+                         + _sections(fwd, fg, mem))
     lines = ["# Engine benchmark (issue 6)", "",
              f"`python benchmarks/engine.py {' '.join(sys.argv[1:])}` — {platform.processor() or platform.machine()}, "
              f"{os.cpu_count()} CPUs, torch {torch.__version__}, {THREADS} threads, float32, flush-denormal on, "
@@ -306,6 +336,14 @@ def render(fwd, fg, mem, args, t_total) -> str:
              f"runs after a warm-up (reference fgrad path: {args.ref_repeats}). Load average at start: "
              f"{args.load_start}, at end: {os.getloadavg()[0]:.1f} (shared machine: absolute times are "
              f"noisy, ratios within one section come from the same run). Total {t_total:.0f} s.", ""]
+    if args.reuse_rows:
+        lines += [f"Sections not in `--only {args.only}` are the rows printed by an earlier run, read "
+                  f"from `{args.reuse_rows}` (its header line says which command and conditions).", ""]
+    return "\n".join(lines + _sections(fwd, fg, mem))
+
+
+def _sections(fwd, fg, mem) -> list[str]:
+    lines = []
     if fwd:
         lines += ["## Forward pass vs snnTorch, and vs the matmul ceiling", "",
                   "`eager` = `SpikingMLP.forward(differentiable=False)` (layer-major: one matmul per layer on "
@@ -357,23 +395,27 @@ def render(fwd, fg, mem, args, t_total) -> str:
                   f"(measured as {how}). fgrad: K = {mem[0]['K']} global directions, fast path (step-major, "
                   f"batch-chunked); fgrad-activity: K = {mem[0]['K']} draws per hidden layer (two step-major "
                   "passes, the noise regenerated, nothing stored per step). "
-                  "bptt: autograd backward of the same loss (jets included). admm: one `ADMMTrainer.step` "
-                  "(its [T, B, n] state is allocated at set-up and not counted).", "",
+                  "bptt: autograd backward of the same loss (jets included). admm: one `ADMMTrainer.step`. "
+                  "Each cell: the step's own increase, then in brackets the increase including the "
+                  "method's state (ADMM's [T, B, n] primal and dual variables, allocated at set-up; the "
+                  "optimiser's moments) over the set-up shared by all methods (torch, problem, points).", "",
                   "| method | " + " | ".join(f"T={T}" for T in sorted({r['T'] for r in mem})) + " |",
                   "|---|" + "---|" * len({r['T'] for r in mem})]
         for method in dict.fromkeys(r["method"] for r in mem):
             cells = []
             for r in (r for r in mem if r["method"] == method):
-                cells.append("error" if "error" in r else f"{r['peak_increase_mb']:.0f} MB")
+                cells.append("error" if "error" in r else
+                             f"{r['peak_increase_mb']:.0f} MB ({r.get('with_state_mb', float('nan')):.0f} MB)")
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
         errors = [r for r in mem if "error" in r]
         for r in errors:
             lines.append(f"\n{r['method']} T={r['T']}: {r['error']}")
         lines.append("")
-    return "\n".join(lines)
+    return lines
 
 
 def main():
+    global THREADS
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--ref-repeats", type=int, default=3)
@@ -389,8 +431,16 @@ def main():
                          "applies to snnTorch and the matmul ceiling alike")
     ap.add_argument("--output", default="engine.md", help="file name under benchmarks/results/")
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile column")
+    ap.add_argument("--threads", type=int, default=THREADS,
+                    help="torch threads (memory children inherit it); timings in the README use 2")
+    ap.add_argument("--reuse-rows", metavar="LOG",
+                    help="take the rows of the sections not in --only from a log of printed rows "
+                         "(one JSON object per line, as this script prints them), e.g. a quiet-machine "
+                         "run of the timing sections; the report says which rows came from where")
     ap.add_argument("--memory-child", nargs=3, metavar=("METHOD", "T", "K"))
     args = ap.parse_args()
+    THREADS = args.threads
+    os.environ["ENGINE_BENCH_THREADS"] = str(THREADS)
     if args.memory_child:
         m, T, K = args.memory_child
         print(json.dumps(memory_child(m, int(T), int(K))))
@@ -412,6 +462,9 @@ def main():
     fg = bench_fgrad(args.repeats, Ks, args.ref_repeats, tuple(args.problems.split(","))) \
         if "fgrad" in only else []
     mem = bench_memory(mem_Ts, 16, tuning=args.malloc_tuning) if "memory" in only else []
+    if args.reuse_rows:
+        old_fwd, old_fg, old_mem = load_rows(Path(args.reuse_rows))
+        fwd, fg, mem = fwd or old_fwd, fg or old_fg, mem or old_mem
     text = render(fwd, fg, mem, args, time.perf_counter() - t0)
     out = ROOT / "benchmarks" / "results" / args.output
     out.parent.mkdir(parents=True, exist_ok=True)
