@@ -154,7 +154,22 @@ class SolveConfig:
             raise ValueError(f"lbfgs_steps must be >= 0, got {c.lbfgs_steps}")
         if not (math.isfinite(c.lr) and c.lr > 0):
             raise ValueError(f"lr must be a positive finite number, got {c.lr}")
+        _check_device(c.device)
         return c
+
+
+def _check_device(device: str) -> None:
+    """A device this torch build can use, said before any work (torch's own error is a traceback
+    from deep inside the problem compiler)."""
+    try:
+        kind = torch.device(device).type
+    except RuntimeError:
+        raise ValueError(f"device must be 'cpu' or 'cuda' (or 'cuda:N'), got '{device}'") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device '{device}' asked for, but this torch build ({torch.__version__}) "
+                         "sees no CUDA GPU; use --device cpu")
+    if kind not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda', got '{device}'")
 
 
 @dataclass

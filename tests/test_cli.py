@@ -38,6 +38,15 @@ def test_bad_flag_value_is_a_one_line_error():
     assert "invalid int value" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks the message on a CPU-only build")
+def test_unusable_device_is_a_one_line_error_before_any_work(tmp_path, capsys):
+    for device, expected in [("cuda", "sees no CUDA GPU"), ("tpu", "device must be 'cpu' or 'cuda'")]:
+        assert main(["solve", "poisson1d", "--device", device, "--out", str(tmp_path / device), "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert expected in err and len(err.strip().splitlines()) == 1
+        assert not (tmp_path / device / "checkpoint.pt").exists()
+
+
 def test_invalid_spec_names_file_and_field(tmp_path, capsys):
     bad = tmp_path / "bad.toml"
     bad.write_text('name = "bad"\ntitle = "t"\n[variables]\nspace = ["x"]\n[domain]\nx = [1.0, 0.0]\n'
