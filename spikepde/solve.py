@@ -73,7 +73,8 @@ class SolveConfig:
     (:mod:`spikepde.train.weak_form`; fgrad, bptt, ann) instead of the pointwise residual;
     ``"auto"`` (default) is weak for fgrad/bptt where the weak form applies, strong otherwise.
     ``lr_schedule`` is ``constant`` or ``cosine`` (decay to ``lr/20`` over the Adam steps).
-    ``steps=None`` takes the problem's default budget.
+    ``steps=None`` takes the problem's default budget (``budget.steps``; ADMM iterations:
+    ``budget.admm_steps``, 20 unless the problem says).
     """
 
     problem: str = "burgers"
@@ -119,7 +120,8 @@ class SolveConfig:
         if self.method not in METHODS:
             raise ValueError(f"unknown method '{self.method}'; expected one of {', '.join(METHODS)}")
         c = dataclasses.replace(self)
-        c.steps = int(c.steps if c.steps is not None else problem.budget.get("steps", 2000))
+        budget_key = "admm_steps" if c.method == "admm" else "steps"
+        c.steps = int(c.steps if c.steps is not None else problem.budget[budget_key])
         c.lr = float(c.lr if c.lr is not None else {"ann": 1e-3}.get(c.method, 1e-2))
         # ann: DeepXDE's recipe (constant Adam, then L-BFGS); spiking: a cosine decay settles
         # the noisy surrogate / forward-gradient steps at the end of the budget

@@ -181,7 +181,6 @@ def _make_points(problem_arg, problem, settings: list[dict], *, method, steps, f
                  fixed_params, runs_dir: Path) -> list[_Point]:
     options = _solve_option_names()
     identity = _problem_identity(problem)
-    default_steps = int(problem.budget.get("steps", 2000))
     # a name or path travels to the workers as text (each loads it itself); a Problem object
     # travels pickled
     if isinstance(problem_arg, (str, Path)):
@@ -200,7 +199,8 @@ def _make_points(problem_arg, problem, settings: list[dict], *, method, steps, f
         merged = {k: _plain(v) for k, v in merged.items()}
         top = {"method": merged.pop("method"), "steps": merged.pop("steps"), "seed": merged.pop("seed")}
         if top["steps"] is None:
-            top["steps"] = default_steps   # fixed here so that the point id names the budget
+            # fixed here so that the point id names the budget (ADMM counts iterations)
+            top["steps"] = int(problem.budget["admm_steps" if top["method"] == "admm" else "steps"])
         params, opts = {}, {}
         for key, value in merged.items():
             kind, name = ("param", key) if key in fixed_params and key not in s else \

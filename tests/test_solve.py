@@ -163,3 +163,15 @@ def test_bad_options_are_rejected():
         spikepde.solve("burgers", method="magic", steps=1, out=None)
     with pytest.raises(spikepde.UnknownProblemError, match="burgers"):
         spikepde.solve("no_such_problem", steps=1, out=None)
+
+
+def test_default_budget_counts_admm_iterations_apart():
+    """ADMM's default is its own iteration count (a few dozen sweeps), not the 2000 steps of the
+    gradient methods: 2000 closed-form sweeps would take hours and change nothing after the
+    penalties reach their cap."""
+    from spikepde.solve import SolveConfig
+
+    problem = spikepde.load_problem("poisson1d")
+    assert SolveConfig(method="admm").resolved(problem).steps == problem.budget["admm_steps"] == 20
+    assert SolveConfig(method="bptt").resolved(problem).steps == problem.budget["steps"] == 2000
+    assert SolveConfig(method="admm", steps=5).resolved(problem).steps == 5

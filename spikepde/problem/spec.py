@@ -30,7 +30,9 @@ MAX_FILE_BYTES = 1_000_000
 
 #: Budget keys, their meaning and the default used when a file leaves them out.
 BUDGET_DEFAULTS = {
-    "steps": 2000,            # optimisation steps
+    "steps": 2000,            # optimisation steps (fgrad, bptt, ann)
+    "admm_steps": 20,         # ADMM iterations: each is a whole closed-form sweep, and the penalties
+                              # reach their cap after about 20 (benchmarks/admm.py: best iterates 9-10 of 12)
     "interior_points": 2000,  # collocation points inside the domain (data points: regression)
     "boundary_points": 100,   # points per boundary / periodic / operator condition
     "initial_points": 100,    # points per initial condition
