@@ -47,7 +47,8 @@ def _add_solve(sub):
                    help="fgrad: spiking, forward gradient (no back-propagation; default); "
                         "bptt: spiking, surrogate-gradient BPTT; ann: tanh MLP PINN; "
                         "admm: spiking, ADMM with closed-form updates")
-    p.add_argument("--steps", type=int, help="training steps (default: the problem's budget)")
+    p.add_argument("--steps", type=int, help="training steps, or ADMM iterations (default: the problem's "
+                                              "budget: steps, or admm_steps for --method admm)")
     p.add_argument("--seed", type=int, default=0, help="seed for init, sampling and directions (default 0)")
     p.add_argument("--out", help="run directory (default runs/<problem>-<method>-s<seed>)")
     p.add_argument("--resume", metavar="DIR", help="continue the interrupted run in DIR")
