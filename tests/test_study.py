@@ -221,3 +221,13 @@ def test_spikepde_study_stays_callable_after_importing_the_module(tmp_path):
     with pytest.raises(ValueError, match="unknown study key"):
         spikepde.study("poisson1d", {"nope": [1]}, out=tmp_path, executor="serial")
     assert callable(spikepde.study.plot_study)
+
+
+def test_points_without_steps_take_each_methods_default_budget(tmp_path):
+    from spikepde import load_problem
+
+    problem = load_problem("poisson1d")
+    settings = [{"method": "admm"}, {"method": "bptt"}]
+    points = st._make_points("poisson1d", problem, settings, method="fgrad", steps=None, fixed_options={},
+                          fixed_params={}, runs_dir=tmp_path)
+    assert [(p.task["method"], p.task["steps"]) for p in points] == [("admm", 20), ("bptt", 2000)]
