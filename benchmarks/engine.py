@@ -301,19 +301,16 @@ def bench_memory(Ts, K: int, methods=("fgrad", "fgrad-activity", "bptt", "admm")
 
 # ------------------------------------------------------------------ report
 def load_rows(path: Path):
-    """Forward, fgrad-cost and memory rows from a log of this script's printed JSON lines."""
-    fwd, fg, mem = [], [], []
+    """Forward, fgrad-cost and memory rows from a log of this script's printed JSON lines, and
+    the log's '#' lines (which command printed the rows below them, and how)."""
+    fwd, fg, mem, sources = [], [], [], []
     for line in path.read_text().splitlines():
-        if not line.startswith("{"):
-            continue            # '#' lines: which command printed the rows below, and how
-        r = json.loads(line)
-        (fwd if "width" in r else fg if "problem" in r else mem).append(r)
-    return fwd, fg, mem
-
-
-def _log_sources(path: str) -> list[str]:
-    return [f"- {line.lstrip('# ').strip()}" for line in Path(path).read_text().splitlines()
-            if line.startswith("#")]
+        if line.startswith("#"):
+            sources.append(line.lstrip("# ").strip())
+        elif line.startswith("{"):
+            r = json.loads(line)
+            (fwd if "width" in r else fg if "problem" in r else mem).append(r)
+    return fwd, fg, mem, sources
 
 
 def render(fwd, fg, mem, args, t_total) -> str:
@@ -325,7 +322,7 @@ def render(fwd, fg, mem, args, t_total) -> str:
                           f"batch {BATCH}, depth {DEPTH}, LIF β={BETA}, θ=1, subtract reset, glibc allocator "
                           f"tuned, medians of 10 after a warm-up (reference fgrad path: 3); "
                           f"{os.cpu_count()} CPUs, torch {torch.__version__}.", ""]
-                         + _log_sources(args.reuse_rows) + [""]
+                         + [f"- {source}" for source in args.log_sources] + [""]
                          + _sections(fwd, fg, mem))
     lines = ["# Engine benchmark (issue 6)", "",
              f"`python benchmarks/engine.py {' '.join(sys.argv[1:])}` — {platform.processor() or platform.machine()}, "
@@ -463,7 +460,7 @@ def main():
         if "fgrad" in only else []
     mem = bench_memory(mem_Ts, 16, tuning=args.malloc_tuning) if "memory" in only else []
     if args.reuse_rows:
-        old_fwd, old_fg, old_mem = load_rows(Path(args.reuse_rows))
+        old_fwd, old_fg, old_mem, args.log_sources = load_rows(Path(args.reuse_rows))
         fwd, fg, mem = fwd or old_fwd, fg or old_fg, mem or old_mem
     text = render(fwd, fg, mem, args, time.perf_counter() - t0)
     out = ROOT / "benchmarks" / "results" / args.output

@@ -120,8 +120,7 @@ class SolveConfig:
         if self.method not in METHODS:
             raise ValueError(f"unknown method '{self.method}'; expected one of {', '.join(METHODS)}")
         c = dataclasses.replace(self)
-        budget_key = "admm_steps" if c.method == "admm" else "steps"
-        c.steps = int(c.steps if c.steps is not None else problem.budget[budget_key])
+        c.steps = int(c.steps if c.steps is not None else default_steps(problem, c.method))
         c.lr = float(c.lr if c.lr is not None else {"ann": 1e-3}.get(c.method, 1e-2))
         # ann: DeepXDE's recipe (constant Adam, then L-BFGS); spiking: a cosine decay settles
         # the noisy surrogate / forward-gradient steps at the end of the budget
@@ -158,6 +157,12 @@ class SolveConfig:
             raise ValueError(f"lr must be a positive finite number, got {c.lr}")
         _check_device(c.device)
         return c
+
+
+def default_steps(problem, method: str) -> int:
+    """The problem's default budget for ``method``: ADMM counts iterations (``budget.admm_steps``),
+    the gradient methods optimisation steps (``budget.steps``)."""
+    return int(problem.budget["admm_steps" if method == "admm" else "steps"])
 
 
 def _check_device(device: str) -> None:

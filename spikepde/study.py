@@ -179,6 +179,8 @@ class _Point:
 
 def _make_points(problem_arg, problem, settings: list[dict], *, method, steps, fixed_options,
                  fixed_params, runs_dir: Path) -> list[_Point]:
+    from .solve import default_steps
+
     options = _solve_option_names()
     identity = _problem_identity(problem)
     # a name or path travels to the workers as text (each loads it itself); a Problem object
@@ -200,7 +202,7 @@ def _make_points(problem_arg, problem, settings: list[dict], *, method, steps, f
         top = {"method": merged.pop("method"), "steps": merged.pop("steps"), "seed": merged.pop("seed")}
         if top["steps"] is None:
             # fixed here so that the point id names the budget (ADMM counts iterations)
-            top["steps"] = int(problem.budget["admm_steps" if top["method"] == "admm" else "steps"])
+            top["steps"] = default_steps(problem, top["method"])
         params, opts = {}, {}
         for key, value in merged.items():
             kind, name = ("param", key) if key in fixed_params and key not in s else \
