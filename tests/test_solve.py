@@ -26,6 +26,11 @@ TINY_OVERRIDES = {
     # (error 0.88 -> 1.0); building the 0.15-high bump needs a larger network and more steps
     # (measured: width 16, T 4 still at 0.75-1.1 after 300 steps).
     **{("poisson_lshape", m): dict(width=32, T=8, weak_tests=12, steps=300) for m in ("fgrad", "bptt")},
+    # L-shape, fgrad: without loss normalisation the source term's residual (~1) outweighs the
+    # boundary term and the estimate's noise moves the field away from the bump: measured on an
+    # AVX-512 machine, 0.70 -> 1.03 (seed 0), 1.49 -> 1.19 (seed 1); with each term divided by
+    # its initial value 0.70 -> 0.36, 1.49 -> 0.40, 1.36 -> 0.51 (seeds 0, 1, 2).
+    ("poisson_lshape", "fgrad"): dict(width=32, T=8, weak_tests=12, steps=300, normalize_loss=True),
     # Helmholtz, ann: the residual is ~8e3 at the start; unnormalised, L-BFGS overshoots (1.06 -> 10.5).
     ("helmholtz2d", "ann"): dict(normalize_loss=True),
     # Wave, ann: L-BFGS lowers the residual by moving away from the solution (1.72 -> 2.50): Adam only.
