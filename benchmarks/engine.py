@@ -27,7 +27,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from spikepde.models import SpikingField  # noqa: E402
+from spikepde.fields import SpikingField  # noqa: E402
 from spikepde.problem.compile import compile_problem  # noqa: E402
 from spikepde.problem.spec import load_problem  # noqa: E402
 from spikepde.snn.lif import LIFConfig  # noqa: E402
@@ -257,7 +257,7 @@ def memory_child(method: str, T: int, K: int) -> dict:
                 p.grad = grads[k]
             opt.step()
     elif method == "admm":
-        from spikepde.solve import SolveConfig
+        from spikepde.solving import SolveConfig
         from spikepde.train.admm import ADMMTrainer
         cfg = SolveConfig(problem="burgers", method="admm", T=T, width=64, depth=DEPTH,
                           interior_points=BATCH).resolved(compiled.problem)

@@ -21,7 +21,7 @@ from .problem.spec import list_problems, load_problem  # noqa: E402
 from .problem.compile import compile_problem  # noqa: E402
 from .reference import get_reference  # noqa: E402
 from .allocator import tune_allocator  # noqa: E402
-from .solve import RunResult, SolveConfig, solve  # noqa: E402
+from .solving import RunResult, SolveConfig, solve  # noqa: E402
 
 
 def classify(*args, **kwargs):

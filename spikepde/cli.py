@@ -7,6 +7,7 @@ stdout and ``--quiet`` silences progress bars.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -37,71 +38,62 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_solve(sub):
+    from .solving.config import SolveConfig
+
     p = sub.add_parser("solve", help="train a surrogate for a problem and evaluate it",
                        description="Train a surrogate (spiking or tanh MLP) for a catalogue problem "
                                    "or a problem file, evaluate it on the reference grid, write a run "
-                                   "directory (config, metrics, checkpoint, error-field plots).",
+                                   "directory (config, metrics, checkpoint, error-field plots). Every "
+                                   "setting of spikepde.SolveConfig has an option here.",
                        epilog=EXAMPLES["solve"], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("problem", nargs="?", help="catalogue name (see 'spikepde list') or a .toml file")
-    p.add_argument("--method", default="fgrad", choices=["fgrad", "bptt", "ann", "admm"],
-                   help="fgrad: spiking, forward gradient (no back-propagation; default); "
-                        "bptt: spiking, surrogate-gradient BPTT; ann: tanh MLP PINN; "
-                        "admm: spiking, ADMM with closed-form updates")
-    p.add_argument("--steps", type=int, help="training steps, or ADMM iterations (default: the problem's "
-                                              "budget: steps, or admm_steps for --method admm)")
-    p.add_argument("--seed", type=int, default=0, help="seed for init, sampling and directions (default 0)")
     p.add_argument("--out", help="run directory (default runs/<problem>-<method>-s<seed>)")
     p.add_argument("--resume", metavar="DIR", help="continue the interrupted run in DIR")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="override a problem parameter (repeatable), e.g. --param nu=0.02")
-    g = p.add_argument_group("spiking network")
-    g.add_argument("--width", type=int, help="neurons per hidden layer (default 64)")
-    g.add_argument("--depth", type=int, help="hidden LIF layers (default 2)")
-    g.add_argument("--T", type=int, help="time steps (default 8)")
-    g.add_argument("--surrogate", choices=["sigmoid", "atan", "gaussian", "fast_sigmoid"],
-                   help="surrogate derivative of the spike (default sigmoid)")
-    g.add_argument("--estimator", choices=["surrogate-jvp", "stein", "fd"],
-                   help="input-derivative estimator for residuals (default surrogate-jvp)")
-    g = p.add_argument_group("training")
-    g.add_argument("--lr", type=float, help="Adam learning rate (default 1e-2 spiking, 1e-3 ann)")
-    g.add_argument("--lr-schedule", choices=["constant", "cosine"],
-                   help="Adam learning rate: constant or cosine decay to lr/20 (default: cosine for "
-                        "the spiking methods, constant for ann)")
-    g.add_argument("--K", type=int, help="fgrad: noise draws per hidden layer (activity, default 4) or "
-                        "directions per step / per layer (global / layerwise, default 8)")
-    g.add_argument("--perturbation", choices=["global", "layerwise", "activity"],
-                   help="fgrad: per-point noise on the hidden currents with an exact readout "
-                        "gradient (activity, default), or weight perturbation of all parameters "
-                        "(global) or of one layer per direction (layerwise)")
-    g.add_argument("--directions", choices=["rademacher", "gaussian"], help="fgrad: default rademacher")
-    g.add_argument("--lbfgs-steps", type=int, help="ann: L-BFGS iterations after Adam (default 5000)")
-    g.add_argument("--interior-points", type=int, help="collocation points (default: the problem's budget)")
-    g.add_argument("--residual-form", choices=["auto", "strong", "weak"],
-                   help="PDE loss: pointwise residual (strong) or integrated by parts against "
-                        "B-spline test functions (weak: the spiking network only gives values); "
-                        "auto (default): weak for fgrad/bptt where it applies, else strong")
-    g.add_argument("--weak-tests", type=_counts, metavar="N[,N...]",
-                   help="weak form: B-splines per axis, one number or one per axis in the order "
-                        "of the variables, e.g. 48,24 (default 32; 10 for three variables)")
-    g.add_argument("--weak-quadrature", type=int, metavar="Q",
-                   help="weak form: midpoint quadrature points per B-spline interval and axis (default 2)")
-    g.add_argument("--soft-constraints", action="store_true",
-                   help="ignore the problem's [hard_constraint] output transform: train the "
-                        "initial/boundary conditions as loss terms instead")
-    g.add_argument("--dtype", choices=["float32", "float64"], help="default float32 (ann: float64)")
-    g.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    g.add_argument("--compile", action="store_true",
-                   help="run the spiking network's derivative-free forward passes (evaluation, "
-                        "admm) under torch.compile; falls back to eager with a warning")
-    g.add_argument("--admm", action="append", default=[], metavar="NAME=VALUE",
-                   help="admm: an ADMMConfig field (repeatable), e.g. --admm test_per_axis=20 "
-                        "--admm rho=2 (see spikepde.train.admm.ADMMConfig)")
-    g = p.add_argument_group("run directory")
-    g.add_argument("--checkpoint-every", type=int, metavar="N",
-                   help="save a checkpoint every N steps (default 200); one is also saved on "
-                        "Ctrl-C/SIGTERM, and --resume continues from it")
-    g.add_argument("--log-every", type=int, metavar="N", help="log the loss terms every N steps (default 50)")
+    groups = {"run": p}
+    for f in dataclasses.fields(SolveConfig):
+        meta = f.metadata.get("cli")
+        if meta is None:
+            continue
+        group = groups.get(meta["group"]) or groups.setdefault(meta["group"], p.add_argument_group(meta["group"]))
+        _add_config_flag(group, f, meta)
+    groups["training"].add_argument("--soft-constraints", dest="hard_constraints", action="store_false",
+                                    default=argparse.SUPPRESS, help="the same as --no-hard-constraints")
     _add_output_flags(p)
+
+
+def _flag_name(field_name: str) -> str:
+    """``lr_schedule`` → ``--lr-schedule`` (``T`` and ``K`` keep their capitals)."""
+    return "--" + field_name.replace("_", "-")
+
+
+def _add_config_flag(group, f, meta) -> None:
+    """One ``--flag`` for a SolveConfig field, from the field's type, default and metadata."""
+    kind = meta["kind"] or _kind_of(f)
+    choices = meta["choices"]() if callable(meta["choices"]) else meta["choices"]
+    default = f.default if f.default is not dataclasses.MISSING else None
+    help_text = meta["help"]
+    if default not in (None, "") and kind not in ("dict",):
+        help_text += f" (default {default})" if kind != "bool" else f" (default: {'on' if default else 'off'})"
+    kwargs = dict(dest=f.name, default=argparse.SUPPRESS, help=help_text)
+    if kind == "bool":
+        group.add_argument(_flag_name(f.name), action=argparse.BooleanOptionalAction, **kwargs)
+    elif kind == "dict":
+        group.add_argument(_flag_name(f.name), action="append", metavar="NAME=VALUE", **kwargs)
+    else:
+        parse = {"int": int, "float": float, "str": str, "counts": _counts}[kind]
+        metavar = meta["metavar"] or (None if choices else {"int": "N", "float": "X"}.get(kind, "TEXT"))
+        group.add_argument(_flag_name(f.name), type=parse, choices=choices, metavar=metavar, **kwargs)
+
+
+def _kind_of(f) -> str:
+    """``int``, ``float``, ``str``, ``bool`` or ``dict`` from a field's annotation."""
+    text = str(f.type)
+    for kind in ("bool", "dict", "int", "float", "str"):
+        if text.split("|")[0].strip() == kind:
+            return kind
+    raise TypeError(f"SolveConfig.{f.name}: give its command-line kind in flag(kind=...)")
 
 
 def _counts(text: str):
@@ -211,38 +203,36 @@ def _interrupted(args) -> str:
             f"(continue with: spikepde solve --resume {run_dir})")
 
 
-def _admm_options(assignments) -> dict:
-    """``["test_per_axis=20", "rho=2.5"]`` → ``{"test_per_axis": 20, "rho": 2.5}``, names checked
-    against :class:`spikepde.train.admm.ADMMConfig`; values parsed as int, float, true/false or text."""
-    import dataclasses
-
-    from .train.admm import ADMMConfig
-
-    known = {f.name for f in dataclasses.fields(ADMMConfig)}
-    options = {}
-    for text in assignments:
-        name, sep, value = text.partition("=")
-        name = name.strip()
-        if not sep or not name:
-            raise ValueError(f"--admm expects NAME=VALUE, got '{text}'")
-        if name not in known:
-            raise ValueError(f"--admm: unknown option '{name}'; known: {', '.join(sorted(known))}")
-        value = value.strip()
-        for parse in (int, float):
-            try:
-                options[name] = parse(value)
-                break
-            except ValueError:
-                continue
-        else:
-            options[name] = {"true": True, "false": False, "none": None}.get(value.lower(), value)
-    return options
+def parse_value(text: str):
+    """A command-line value: ``true``/``false`` → bool, ``none`` → None, then int, float, or the
+    text itself (``8`` → 8, ``1e-3`` → 0.001, ``fgrad`` → "fgrad")."""
+    text = text.strip()
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered == "none":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
-def _params(assignments):
-    from .problem.spec import parse_param_assignments
-
-    return parse_param_assignments(assignments) if assignments else {}
+def parse_assignments(items, flag: str, *, typed: bool = True) -> dict:
+    """``["rho=2.5", "balance=true"]`` → ``{"rho": 2.5, "balance": True}`` (values by
+    :func:`parse_value`; ``typed=False`` keeps them as text, e.g. problem parameters, which the
+    problem parser reads as formulas). Every ``NAME=VALUE`` option of the command line goes
+    through here."""
+    out = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not name or not value:
+            raise ValueError(f"{flag} expects NAME=VALUE, got '{item}'")
+        out[name] = parse_value(value) if typed else value
+    return out
 
 
 def cmd_list(args) -> int:
@@ -272,44 +262,50 @@ def cmd_show(args) -> int:
     return 0
 
 
-SOLVE_OPTIONS = ["width", "depth", "T", "surrogate", "estimator", "lr", "K", "perturbation",
-                 "directions", "lbfgs_steps", "interior_points", "dtype", "device", "checkpoint_every",
-                 "log_every", "residual_form", "weak_tests", "weak_quadrature", "lr_schedule"]
-
-
 def cmd_solve(args) -> int:
-    from .solve import solve
+    from .solving import SolveConfig, solve
 
+    config_fields = {f.name: f for f in dataclasses.fields(SolveConfig) if "cli" in f.metadata}
+    given = {k: v for k, v in vars(args).items() if k in config_fields}
     if args.resume:
         # the saved config.json is the run's definition; silently ignoring new settings would
         # give a result the user did not ask for
-        given = [k for k in ["steps", *SOLVE_OPTIONS] if k != "device" and getattr(args, k) is not None]
-        given += ["admm"] if args.admm else []
-        if args.problem or args.out or args.param or given:
-            extra = ([args.problem] if args.problem else []) + (["--out"] if args.out else []) + \
-                (["--param"] if args.param else []) + [f"--{k.replace('_', '-')}" for k in given]
+        extra = ([args.problem] if args.problem else []) + (["--out"] if args.out else []) + \
+            (["--param"] if args.param else []) + [_flag_name(k) for k in given]
+        if extra:
             raise ValueError(f"--resume continues a run with the settings saved in its config.json; "
                              f"drop {' '.join(extra)}")
         args.run_dir = args.resume
         result = solve(out=args.resume, resume=True, quiet=args.quiet)
-    else:
-        if not args.problem:
-            raise ValueError("give a problem (see 'spikepde list') or --resume DIR")
-        options = {k: getattr(args, k) for k in SOLVE_OPTIONS if getattr(args, k) is not None}
-        if args.soft_constraints:
-            options["hard_constraints"] = False
-        if args.compile:
-            options["compile"] = True
-        if args.admm:
-            if args.method != "admm":
-                raise ValueError(f"--admm options are for --method admm (this run: --method {args.method})")
-            options["admm"] = _admm_options(args.admm)
-        stem = Path(args.problem).stem
-        out = args.out or f"runs/{stem}-{args.method}-s{args.seed}"
-        args.run_dir = out
-        result = solve(args.problem, method=args.method, steps=args.steps, seed=args.seed, out=out,
-                       params=_params(args.param), quiet=args.quiet, **options)
+        return _report(result.metrics, result.paths, args)
+    if not args.problem:
+        raise ValueError("give a problem (see 'spikepde list') or --resume DIR")
+    options = {k: (parse_assignments(v, _flag_name(k)) if config_fields[k].type == "dict" else v)
+               for k, v in given.items()}
+    method = options.pop("method", SolveConfig.method)
+    _check_method_options(method, options)
+    seed = options.get("seed", SolveConfig.seed)
+    out = args.out or f"runs/{Path(args.problem).stem}-{method}-s{seed}"
+    args.run_dir = out
+    result = solve(args.problem, method=method, out=out, params=_params(args.param), quiet=args.quiet,
+                   **options)
     return _report(result.metrics, result.paths, args)
+
+
+def _check_method_options(method: str, options: dict) -> None:
+    """A setting that only other methods read is an error, not silently ignored."""
+    from .train.registry import TRAINERS
+
+    for name in options:
+        owners = [m for m in TRAINERS if name in TRAINERS[m].options]
+        if owners and method not in owners:
+            raise ValueError(f"{_flag_name(name)} is for --method {' or '.join(owners)} "
+                             f"(this run: --method {method})")
+
+
+def _params(assignments) -> dict:
+    """``--param NAME=VALUE`` as text (the problem parses each value as a formula)."""
+    return parse_assignments(assignments, "--param", typed=False)
 
 
 def _report(metrics, paths, args) -> int:

@@ -71,6 +71,7 @@ class SurrogateJVP:
     """Nested forward-mode derivatives through the surrogate (see module docstring)."""
 
     name = "surrogate-jvp"
+    for_spiking = True   # offered for the spiking network's residuals
 
     def fields(self, f: Field, X: torch.Tensor, indices: Iterable[MultiIndex]) -> dict[MultiIndex, torch.Tensor]:
         indices = list(indices)
@@ -136,6 +137,7 @@ class Stein:
     """
 
     name = "stein"
+    for_spiking = True   # offered for the spiking network's residuals
 
     def __init__(self, sigma: float | Iterable[float] = 0.02, samples: int = 16,
                  generator: torch.Generator | None = None):
@@ -188,6 +190,7 @@ class FiniteDifference:
     """
 
     name = "fd"
+    for_spiking = True   # offered for the spiking network's residuals
 
     def __init__(self, h: float | Iterable[float] = 1e-3):
         self.h = h
@@ -220,6 +223,7 @@ class Autograd:
     """Reverse-mode input derivatives with ``create_graph=True`` (classical PINN)."""
 
     name = "autograd"
+    for_spiking = False   # reverse mode: the tanh baseline's, never offered for spiking residuals
 
     def fields(self, f: Field, X: torch.Tensor, indices: Iterable[MultiIndex]) -> dict[MultiIndex, torch.Tensor]:
         X = X if X.requires_grad else X.detach().requires_grad_(True)

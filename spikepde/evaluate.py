@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .models import TrainedSurrogate
+from .fields import TrainedField
 from .reference.solution import ReferenceSolution
 from .snn.energy import energy_report
 
@@ -22,7 +22,7 @@ def relative_l2(pred: np.ndarray, ref: np.ndarray) -> float:
     return float(np.linalg.norm(pred[mask] - ref[mask]) / np.linalg.norm(ref[mask]))
 
 
-def evaluate(surrogate: TrainedSurrogate, reference: ReferenceSolution) -> tuple[dict, np.ndarray]:
+def evaluate(surrogate: TrainedField, reference: ReferenceSolution) -> tuple[dict, np.ndarray]:
     """Metrics of ``surrogate`` against ``reference`` and the predicted grid values.
 
     Returns:

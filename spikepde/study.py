@@ -9,7 +9,7 @@ Shell: ``spikepde sweep burgers --grid nu=0.005,0.01 --grid T=8,16 --seeds 3 --o
 
 What a *point* is
     One solve: a problem, a method, a step budget, a seed, problem-parameter overrides and
-    :class:`~spikepde.solve.SolveConfig` options. Its identity is ``point_id``, the first 16 hex
+    :class:`~spikepde.solving.SolveConfig` options. Its identity is ``point_id``, the first 16 hex
     digits of the SHA-256 of the canonical JSON of those settings together with the problem's
     specification and parameter values (so editing the problem file gives new points rather
     than reusing stale results). Grid keys are sorted into the right place by name: ``seed``,
@@ -83,7 +83,7 @@ VOLATILE = ("wall_time_s", "point_time_s", "worker", "run_dir")
 
 # --------------------------------------------------------------------------------- points
 def _solve_option_names() -> set[str]:
-    from .solve import SolveConfig
+    from .solving import SolveConfig
 
     return {f.name for f in dataclasses.fields(SolveConfig)} - {"problem", "params", *_TOP}
 
@@ -179,7 +179,7 @@ class _Point:
 
 def _make_points(problem_arg, problem, settings: list[dict], *, method, steps, fixed_options,
                  fixed_params, runs_dir: Path) -> list[_Point]:
-    from .solve import default_steps
+    from .solving import default_steps
 
     options = _solve_option_names()
     identity = _problem_identity(problem)
@@ -267,7 +267,7 @@ def run_point(task: dict) -> dict:
     ``status="failed"``; the run directory is resumed when it holds a checkpoint.
     """
     from .errors import CheckpointError
-    from .solve import solve
+    from .solving import solve
 
     if task.get("threads"):
         _limit_threads(int(task["threads"]))

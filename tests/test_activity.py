@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import spikepde
-from spikepde.models import SpikingField
+from spikepde.fields import SpikingField
 from spikepde.problem.compile import compile_problem
 from spikepde.snn.activity import _rademacher, activity_tangents
 from spikepde.snn.network import SpikingMLP

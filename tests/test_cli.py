@@ -68,14 +68,16 @@ def test_solve_json_and_param(tmp_path, capsys):
 
 
 def test_admm_options_are_parsed_and_checked(tmp_path, capsys):
-    from spikepde.cli import _admm_options
+    from spikepde.cli import parse_assignments
 
-    assert _admm_options(["test_per_axis=6", "rho=2.5", "balance=true", "output_growth=none",
-                          "pde_form=weak"]) == {"test_per_axis": 6, "rho": 2.5, "balance": True,
-                                                "output_growth": None, "pde_form": "weak"}
+    assert parse_assignments(["test_per_axis=6", "rho=2.5", "balance=true", "output_growth=none",
+                              "pde_form=weak"], "--admm") == {"test_per_axis": 6, "rho": 2.5, "balance": True,
+                                                              "output_growth": None, "pde_form": "weak"}
     assert main(["solve", "poisson1d", "--method", "admm", "--admm", "rhoo=1", "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert "unknown option 'rhoo'" in err and "test_per_axis" in err and len(err.strip().splitlines()) == 1
+    assert "unknown option(s) rhoo" in err and "test_per_axis" in err and len(err.strip().splitlines()) == 1
+    assert main(["solve", "poisson1d", "--method", "admm", "--admm", "rho", "--quiet"]) == 2
+    assert "--admm expects NAME=VALUE" in capsys.readouterr().err
     assert main(["solve", "poisson1d", "--method", "bptt", "--admm", "rho=1", "--quiet"]) == 2
     assert "for --method admm" in capsys.readouterr().err
     code = main(["solve", "poisson1d", "--method", "admm", "--steps", "2", "--width", "8", "--T", "4",

@@ -3,7 +3,7 @@ import torch
 import pytest
 
 import spikepde
-from spikepde.models import SpikingField
+from spikepde.fields import SpikingField
 from spikepde.problem.compile import compile_problem
 from spikepde.snn.network import SpikingMLP
 from spikepde.train.forward_gradient import forward_gradient, sample_directions

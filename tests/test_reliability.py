@@ -78,16 +78,16 @@ def test_atomic_writes_keep_the_usual_file_mode(tmp_path):
 # --------------------------------------------------------------------------- divergence
 def test_divergence_on_the_command_line_is_one_line_exit_2_and_keeps_a_finite_checkpoint(
         tmp_path, capsys, monkeypatch):
-    from spikepde.train import trainers
+    from spikepde.train.bptt import BPTTTrainer
 
-    original = trainers.BPTTTrainer.step
+    original = BPTTTrainer.step
     calls = {"n": 0}
 
     def exploding(self):
         calls["n"] += 1
         loss = original(self)
         return float("inf") if calls["n"] >= 4 else loss
-    monkeypatch.setattr(trainers.BPTTTrainer, "step", exploding)
+    monkeypatch.setattr(BPTTTrainer, "step", exploding)
     out = tmp_path / "run"
     code = main(["solve", "poisson1d", "--method", "bptt", "--steps", "20", "--checkpoint-every", "3",
                  "--out", str(out), "--quiet", *TINY])

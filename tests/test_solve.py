@@ -93,8 +93,8 @@ def test_same_seed_same_metrics(method, tmp_path):
 def test_resume_after_interrupt_reproduces_uninterrupted_run(method, how, tmp_path, monkeypatch):
     opts = dict(_tiny(method), checkpoint_every=4, log_every=2)
     full = spikepde.solve("burgers", method=method, steps=12, seed=1, out=tmp_path / "full", quiet=True, **opts)
-    from spikepde.train import trainers
-    cls = trainers.TRAINERS[method]
+    from spikepde.train.registry import TRAINERS
+    cls = TRAINERS[method]
     original = cls.step
     calls = {"n": 0}
 
@@ -114,10 +114,10 @@ def test_resume_after_interrupt_reproduces_uninterrupted_run(method, how, tmp_pa
         monkeypatch.setattr(cls, "step", original)
         original_lbfgs = cls.lbfgs_step
 
-        def interrupted_lbfgs(self, iterations):
-            original_lbfgs(self, iterations // 2)    # half-way: parameters moved, L-BFGS state lost
-            signal.raise_signal(signal.SIGINT)       # raises at once during L-BFGS
-        monkeypatch.setattr(cls, "lbfgs_step", interrupted_lbfgs)
+        def interrupted_lbfgs(self):
+            original_lbfgs(self, self.cfg.lbfgs_steps // 2)   # half-way: parameters moved, L-BFGS state lost
+            signal.raise_signal(signal.SIGINT)                # raises at once during L-BFGS
+        monkeypatch.setattr(cls, "finish", interrupted_lbfgs)
     with pytest.raises(KeyboardInterrupt):
         spikepde.solve("burgers", method=method, steps=12, seed=1, out=tmp_path / "cut", quiet=True, **opts)
     # a signal mid-step finishes the step; an L-BFGS interrupt keeps the end-of-Adam checkpoint
@@ -125,7 +125,7 @@ def test_resume_after_interrupt_reproduces_uninterrupted_run(method, how, tmp_pa
     assert load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["step"] == expected
     monkeypatch.setattr(cls, "step", original)
     if how == "signal in L-BFGS":
-        monkeypatch.setattr(cls, "lbfgs_step", original_lbfgs)
+        monkeypatch.undo()
     resumed = spikepde.solve(out=tmp_path / "cut", resume=True, quiet=True)
     assert resumed.metrics["relative_l2"] == full.metrics["relative_l2"]
     assert resumed.metrics["final_loss_terms"] == full.metrics["final_loss_terms"]
@@ -134,8 +134,8 @@ def test_resume_after_interrupt_reproduces_uninterrupted_run(method, how, tmp_pa
 
 
 def test_divergence_stops_with_a_clear_message_and_keeps_a_good_checkpoint(tmp_path, monkeypatch):
-    from spikepde.train import trainers
-    original = trainers.BPTTTrainer.step
+    from spikepde.train.bptt import BPTTTrainer
+    original = BPTTTrainer.step
     calls = {"n": 0}
 
     def poisoned(self):
@@ -145,7 +145,7 @@ def test_divergence_stops_with_a_clear_message_and_keeps_a_good_checkpoint(tmp_p
             with torch.no_grad():
                 next(iter(self.params.values())).fill_(float("nan"))
         return loss
-    monkeypatch.setattr(trainers.BPTTTrainer, "step", poisoned)
+    monkeypatch.setattr(BPTTTrainer, "step", poisoned)
     with pytest.raises(DivergenceError, match="learning rate"):
         spikepde.solve("poisson1d", method="bptt", steps=50, seed=0, out=tmp_path / "d", quiet=True,
                        checkpoint_every=2, **TINY)
@@ -174,7 +174,7 @@ def test_default_budget_counts_admm_iterations_apart():
     """ADMM's default is its own iteration count (a few dozen sweeps), not the 2000 steps of the
     gradient methods: 2000 closed-form sweeps would take hours and change nothing after the
     penalties reach their cap."""
-    from spikepde.solve import SolveConfig
+    from spikepde.solving import SolveConfig
 
     problem = spikepde.load_problem("poisson1d")
     assert SolveConfig(method="admm").resolved(problem).steps == problem.budget["admm_steps"] == 20

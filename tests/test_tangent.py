@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.func import jvp, vmap
 
-from spikepde.models import SpikingField
+from spikepde.fields import SpikingField
 from spikepde.problem.compile import compile_problem
 from spikepde.problem.spec import load_problem
 from spikepde.snn.lif import LIFConfig

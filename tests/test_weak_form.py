@@ -87,7 +87,7 @@ def test_bspline_derivatives_match_finite_differences():
 
 def test_weak_objective_fast_forward_gradient_equals_reference():
     """The fast fgrad path reads u on the quadrature grid; it must equal vmap(jvp) of the loss."""
-    from spikepde.models import SpikingField
+    from spikepde.fields import SpikingField
     from spikepde.snn.network import SpikingMLP
     from spikepde.train.forward_gradient import (directional_derivatives,
                                                  directional_derivatives_fields, sample_directions)
@@ -141,7 +141,7 @@ def test_auto_residual_form_is_weak_for_spiking_gradient_trainers_only():
 
 
 def test_cosine_learning_rate_schedule():
-    from spikepde.solve import SolveConfig, scheduled_lr
+    from spikepde.solving import SolveConfig, scheduled_lr
 
     cfg = SolveConfig(steps=101, lr=1e-2, lr_schedule="cosine")
     lrs = [scheduled_lr(cfg, s) for s in range(101)]

@@ -130,11 +130,7 @@ class SpikingMLP:
     # ---------------------------------------------------------------- forward
     def encode(self, X: torch.Tensor) -> torch.Tensor:
         """Map inputs from the box ``[lower, upper]`` to [−1, 1] (identity if no box given)."""
-        if self.lower is None:
-            return X
-        lo = torch.as_tensor(self.lower, dtype=X.dtype, device=X.device)
-        hi = torch.as_tensor(self.upper, dtype=X.dtype, device=X.device)
-        return (2 * X - (lo + hi)) / (hi - lo)
+        return encode_box(X, self.lower, self.upper)
 
     def hidden_spikes(self, params: dict[str, torch.Tensor], X: torch.Tensor,
                       differentiable: bool = True) -> list[torch.Tensor]:
@@ -256,10 +252,18 @@ class SpikingMLP:
                            samples=X.shape[0], T=self.T, fan_out=fan_out, in_dim=self.in_dim)
         return u, stats
 
-    def n_params(self) -> int:
-        """Number of trainable parameters."""
-        sizes = (self.in_dim,) + self.widths + (self.out_dim,)
-        return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+def encode_box(X: torch.Tensor, lower, upper) -> torch.Tensor:
+    """Map inputs from the box ``[lower, upper]`` to [−1, 1] (identity when ``lower`` is None).
+
+    Every network of the package encodes its coordinates this way (the tanh baseline too), so
+    that initial weights see inputs of order one whatever the problem's units."""
+    if lower is None:
+        return X
+    lo = torch.as_tensor(lower, dtype=X.dtype, device=X.device)
+    hi = torch.as_tensor(upper, dtype=X.dtype, device=X.device)
+    return (2 * X - (lo + hi)) / (hi - lo)
 
 
 def _transformed(X: torch.Tensor, params: dict[str, torch.Tensor]) -> bool:

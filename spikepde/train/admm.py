@@ -227,6 +227,7 @@ import torch
 
 from ..snn.lif import LIFConfig
 from ..snn.network import SpikingMLP
+from .base import Trainer
 
 
 # ======================================================================== configuration
@@ -1429,7 +1430,7 @@ class PhysicsMetric:
         return (v - R.T @ (U @ inner)) / beta
 
 
-class ADMMTrainer:
+class ADMMTrainer(Trainer):
     """``spikepde solve --method admm``: one :meth:`step` = one ADMM iteration.
 
     Regression problems (an Objective with a ``data`` term) use the supervised output step
@@ -1446,22 +1447,31 @@ class ADMMTrainer:
     (the physics loss ℓ of its output, or the data loss), never chosen by the reference error.
     """
 
-    kind = "spiking"
+    name = "admm"
+    network = "spiking"
+    budget_key = "admm_steps"          # iterations: a few dozen closed-form sweeps
+    uses_output_transform = False      # the closed-form readout works on the untransformed output
+    residual_forms = ("strong",)       # the Objective's form; the readout has its own weak rows
+    residual_form_hint = "admm has its own weak readout (admm={'pde_form': 'weak'})"
+    options = ("admm",)
+
+    @classmethod
+    def check(cls, cfg) -> None:
+        known = {f.name for f in dataclasses.fields(ADMMConfig)}
+        unknown = sorted(set(cfg.admm or {}) - known)
+        if unknown:
+            raise ValueError(f"admm: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
 
     @user_facing_errors
     def __init__(self, cfg, compiled, objective, generator):
         from ..derivatives import make_estimator
-        from ..snn.surrogate import make_surrogate
+        from .spiking import spiking_network
 
-        self.cfg, self.compiled, self.objective, self.generator = cfg, compiled, objective, generator
-        self.admm_cfg = ADMMConfig(**dict(getattr(cfg, "admm", None) or {}))
-        lif = LIFConfig(beta=cfg.beta, threshold=cfg.threshold, reset=cfg.reset,
-                        surrogate=make_surrogate(cfg.surrogate, **cfg.surrogate_options))
-        self.dtype = compiled.dtype
-        widths = tuple([cfg.width] * cfg.depth)
-        self.net = SpikingMLP(len(compiled.input_names), widths, T=cfg.T, lif=lif,
-                              lower=tuple(compiled.lower.tolist()), upper=tuple(compiled.upper.tolist()),
-                              compile=bool(getattr(cfg, "compile", False)))
+        super().__init__(cfg, compiled, objective, generator)
+        self.admm_cfg = ADMMConfig(**dict(cfg.admm or {}))
+        self.net = spiking_network(cfg, compiled)
+        lif = self.net.lif
+        widths = self.net.widths
         self.regression = not compiled.has_pde
         self.estimator = make_estimator("surrogate-jvp")
         self.readout = None if self.regression else PDEReadout(compiled, objective, self.admm_cfg, setup=False)
@@ -1516,14 +1526,14 @@ class ADMMTrainer:
                 self._physics_readout()       # start from the best readout of the initial features
             self._output_step = self._prox_output_step if self.output_mode == "prox" else self._pde_output_step
         self.params = self.engine.params(1)
-        gen = torch.Generator().manual_seed(int(getattr(cfg, "seed", 0)) + 1)
+        gen = torch.Generator().manual_seed(int(cfg.seed) + 1)
         self.X_test = compiled.sample_interior(2000, gen)
         self.u_test = compiled.exact(self.X_test) if compiled.has_exact else None
         # plotted on a log scale by solve(); the other per-iteration diagnostics (residual of
-        # each block, spikes that changed, ρ) go to ``self.diagnostics`` (metrics "admm_…")
+        # each block, spikes that changed, ρ) go to ``self.block_diagnostics`` (metrics "admm_…")
         self.convergence = {k: [] for k in ("iteration", "primal_residual", "primal_residual_relative",
                                             "dual_residual", "objective", "train_metric", "test_metric")}
-        self.diagnostics = {k: [] for k in ("primal_dynamics", "primal_heaviside", "primal_relaxation",
+        self.block_diagnostics = {k: [] for k in ("primal_dynamics", "primal_heaviside", "primal_relaxation",
                                             "primal_output", "spike_flips", "rho")}
         self.train_loss = self._train_loss(self.params)
         self.best = (self.train_loss, 0, {k: v.clone() for k, v in self.params.items()})
@@ -1645,7 +1655,7 @@ class ADMMTrainer:
         c["iteration"].append(self.engine.iteration)
         c["primal_residual"].append(primal)
         c["primal_residual_relative"].append(self.engine.last_primal_relative)
-        d = self.diagnostics
+        d = self.block_diagnostics
         for k, v in self.engine.last_parts.items():
             d[f"primal_{k}"].append(v)
         d["spike_flips"].append(self.engine.last_flips)
@@ -1664,7 +1674,7 @@ class ADMMTrainer:
         return float((u - self.u_test).norm() / self.u_test.norm())
 
     def field(self, params):
-        from ..models import SpikingField
+        from ..fields import SpikingField
 
         return SpikingField(self.net, params, self.estimator)
 
@@ -1672,30 +1682,32 @@ class ADMMTrainer:
         with torch.no_grad():
             return {k: float(v) for k, v in self.objective.terms(self.field(self.params)).items()}
 
-    def params_finite(self) -> bool:
-        return all(bool(torch.isfinite(p).all()) for p in self.params.values())
-
-    def surrogate(self):
+    def trained_field(self):
         """The selected iterate: the lowest training loss of the true network."""
-        from ..models import TrainedSurrogate
+        from .spiking import trained_spiking_field
 
-        return TrainedSurrogate(self.net, {k: v.clone() for k, v in self.best[2].items()},
-                                tuple(self.compiled.input_names), "spiking", self.dtype, "cpu")
+        return trained_spiking_field(self.net, self.best[2], self.compiled, self.dtype, "cpu",
+                                     transform=False)
+
+    def divergence_hints(self) -> list[str]:
+        return [f"a different number of time steps (--T, now {self.cfg.T})",
+                f"a narrower network (--width, now {self.cfg.width})"]
 
     def state_dict(self) -> dict:
         return {"engine": self.engine.state(), "generator": self.generator.get_state(),
-                "convergence": self.convergence, "diagnostics": self.diagnostics, "best": self.best}
+                "convergence": self.convergence, "diagnostics": self.block_diagnostics, "best": self.best}
 
     def load_state_dict(self, state: dict) -> None:
         self.engine.load(state["engine"])
         self.generator.set_state(state["generator"])
         self.convergence = state["convergence"]
-        self.diagnostics = state["diagnostics"]
+        self.block_diagnostics = state["diagnostics"]
         self.best = state["best"]
         self.params = self.engine.params(1)
         self.train_loss = self._train_loss(self.params)
 
-    def extra_metrics(self) -> dict:
+    def diagnostics(self) -> dict:
+        """The convergence curves (plotted) and the ADMM summary for metrics.json."""
         c = self.convergence
         p, pr = c["primal_residual"], c["primal_residual_relative"]
         out = {"admm_config": dataclasses.asdict(self.admm_cfg),
@@ -1705,7 +1717,8 @@ class ADMMTrainer:
                "admm_selected_iteration": self.best[1],
                "admm_selected_train_loss": self.best[0],
                "admm_final_relative_l2": c["test_metric"][-1] if c["test_metric"] else None,
-               "admm_diagnostics": self.diagnostics}
+               "admm_diagnostics": self.block_diagnostics}
+        out["convergence"] = c
         if not self.regression:
             out.update(admm_pde_form=self.readout.form, admm_linearisation=self.readout.mode,
                        admm_readout_loss=self.rows_loss)
