@@ -23,14 +23,14 @@ def test_lif_states_match_the_engine_scan():
     v, s = A.lif_states(I, lif, 6)
     assert torch.equal(s, lif_scan(I, lif, T=6, differentiable=False))
     # the dynamics constraint holds exactly on a forward pass
-    D = v - lif.beta * A._shift(v) + lif.threshold * A._shift(s) - I
+    D = v - lif.beta * A.shift(v) + lif.threshold * A.shift(s) - I
     assert float(D.abs().max()) < 1e-12
 
 
 def test_weight_update_satisfies_normal_equations():
     g = _gen(1)
     E = torch.randn(4, 30, 3, generator=g, dtype=DT)
-    Ain = A._with_one(torch.randn(4, 30, 5, generator=g, dtype=DT))
+    Ain = A.with_ones(torch.randn(4, 30, 5, generator=g, dtype=DT))
     ridge = 1e-3
     W = A.weight_update(E, Ain, ridge)
     a = Ain.reshape(-1, 6)
@@ -39,7 +39,7 @@ def test_weight_update_satisfies_normal_equations():
     grad = (W @ a.T - E.reshape(-1, 3).T) @ a + eps * W       # ∂/∂W of ½Σ‖E − Wâ‖² + ε/2‖W‖²
     assert float(grad.abs().max()) < 1e-9
     # constant input over t: the same as repeating it T times
-    x = A._with_one(torch.randn(30, 5, generator=g, dtype=DT))
+    x = A.with_ones(torch.randn(30, 5, generator=g, dtype=DT))
     W1 = A.weight_update(E, x, ridge)
     W2 = A.weight_update(E, x.expand(4, 30, 6), ridge)
     assert torch.allclose(W1, W2, atol=1e-10)
@@ -66,7 +66,7 @@ def test_potential_update_is_exact_minimiser():
     v0 = torch.randn(T, B, generator=g, dtype=DT)
     v = A.potential_update(v0, c, s, beta, theta, margin, rho, gamma, iters=50)
     # first-order optimality of the convex C¹ objective
-    dyn = v - beta * A._shift(v) - c
+    dyn = v - beta * A.shift(v) - c
     grad = rho * (dyn - beta * torch.cat([dyn[1:], torch.zeros_like(dyn[:1])])) \
         + gamma * A.violation(v, s, theta, margin)
     assert float(grad.abs().max()) < 1e-8
@@ -250,7 +250,7 @@ def _engine(cfg, hidden=16, T=4, seed=0):
     eng = A.LIFADMM(X, (hidden,), T, lif, 10, params, cfg)
     eng.readout_least_squares()
     Y = torch.nn.functional.one_hot(torch.as_tensor(ytr[:120]), 10).to(DT)
-    return eng, A._supervised_output_step(Y)
+    return eng, A.supervised_output_step(Y)
 
 
 def test_penalty_schedule_and_dual_rescaling():
@@ -294,9 +294,9 @@ def test_residual_summary_matches_the_parts():
     A.admm_iteration(eng, step)
     parts = eng.primal_parts()
     summary = eng.residual_summary()
-    assert summary["primal"] == pytest.approx(A._rms(torch.cat(list(parts.values()))), rel=1e-10)
+    assert summary["primal"] == pytest.approx(A.rms(torch.cat(list(parts.values()))), rel=1e-10)
     for k, v in parts.items():
-        assert summary["parts"][k] == pytest.approx(A._rms(v), rel=1e-10, abs=1e-300)
+        assert summary["parts"][k] == pytest.approx(A.rms(v), rel=1e-10, abs=1e-300)
     assert 0 < summary["relative"] < summary["primal"] * 10
 
 
@@ -326,7 +326,7 @@ def test_value_rows_reproduce_the_readout_rows():
     params = net.init_params(_gen(1), dtype=DT)
     Arows, yrows = ro.rows(net, params, params)
     X = torch.cat([ro.Xq.to(DT)] + ro.value_condition_points())
-    F = A._with_one(net.features(params, X, differentiable=False))
+    F = A.with_ones(net.features(params, X, differentiable=False))
     assert torch.allclose(R @ F, Arows, atol=1e-10) and torch.allclose(y, yrows, atol=1e-12)
 
 
@@ -413,7 +413,7 @@ def test_periodic_value_rows_reproduce_the_readout_rows():
     Arows, yrows = ro.rows(net, params, params)
     X = torch.cat([ro.Xq.to(DT)] + ro.value_condition_points())
     assert R.shape[1] == X.shape[0]
-    F = A._with_one(net.features(params, X, differentiable=False))
+    F = A.with_ones(net.features(params, X, differentiable=False))
     assert torch.allclose(R @ F, Arows, atol=1e-10) and torch.allclose(y, yrows, atol=1e-12)
     u = net.forward(params, X, differentiable=False)
     r = R @ u - y
@@ -479,7 +479,7 @@ def test_singular_systems_are_configuration_errors():
     with pytest.raises(ConfigurationError, match="raise admm ridge"):
         A.ridge_solve(G, torch.ones(2, 4, dtype=DT), 0.0)
     with pytest.raises(ConfigurationError, match="readout_ridge"):
-        A._ls_solve(torch.zeros(5, 3, dtype=DT), torch.ones(5, dtype=DT), 0.0)
+        A.readout_least_squares(torch.zeros(5, 3, dtype=DT), torch.ones(5, dtype=DT), 0.0)
     with pytest.raises(ConfigurationError, match="non-finite"):
         A.ridge_solve(torch.full((3, 3), float("nan"), dtype=DT), torch.ones(1, 3, dtype=DT), 1e-8)
 

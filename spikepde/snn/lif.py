@@ -87,7 +87,8 @@ def lif_scan(currents: torch.Tensor, cfg: LIFConfig, T: int | None = None,
     return torch.stack(out)
 
 
-def lif_scan_inplace(currents: torch.Tensor, cfg: LIFConfig, out: torch.Tensor) -> torch.Tensor:
+def lif_scan_inplace(currents: torch.Tensor, cfg: LIFConfig, out: torch.Tensor,
+                     membrane: torch.Tensor | None = None) -> torch.Tensor:
     """:func:`lif_scan` without derivatives, written into ``out`` (``[T, B, N]``) with in-place ops.
 
     The evaluation path: no surrogate, no autograd, one membrane buffer and one boolean buffer
@@ -96,7 +97,8 @@ def lif_scan_inplace(currents: torch.Tensor, cfg: LIFConfig, out: torch.Tensor) 
     and ``v ≥ θ`` ⇔ ``v − θ ≥ 0`` for normal numbers — so the spikes are bit-identical
     (``tests/test_engine_paths.py``). The comparison writes 0/1 straight into ``out[t]``
     (a boolean buffer plus a cast costs about 7× more on CPU). ``currents`` is ``[B, N]``
-    (constant over t) or ``[T, B, N]``.
+    (constant over t) or ``[T, B, N]``. With ``membrane`` (``[T, B, N]``) the membrane potential
+    of every step is written there too (ADMM's state).
     """
     T = out.shape[0]
     constant = currents.dim() == 2
@@ -112,6 +114,8 @@ def lif_scan_inplace(currents: torch.Tensor, cfg: LIFConfig, out: torch.Tensor) 
                     v.mul_(1 - out[t - 1])
                 v.add_(currents if constant else currents[t])
             torch.ge(v, theta, out=out[t])
+            if membrane is not None:
+                membrane[t].copy_(v)
     return out
 
 
