@@ -33,10 +33,10 @@ from spikepde.problem.spec import load_problem  # noqa: E402
 from spikepde.snn.lif import LIFConfig  # noqa: E402
 from spikepde.snn.network import SpikingMLP  # noqa: E402
 from spikepde.snn.surrogate import ATan  # noqa: E402
-from spikepde.snn.tangent import forward_step_major  # noqa: E402
-from spikepde.train.forward_gradient import (activity_forward_gradient,  # noqa: E402
-                                             directional_derivatives,
-                                             directional_derivatives_fields, sample_directions)
+from spikepde.train.fgrad.activity_perturbation import activity_forward_gradient  # noqa: E402
+from spikepde.train.fgrad.estimators import directional_derivatives, sample_directions  # noqa: E402
+from spikepde.train.fgrad.weight_perturbation import (directional_derivatives_fields,  # noqa: E402
+                                                      forward_step_major)
 from spikepde.train.objective import Objective, TrainingPoints  # noqa: E402
 
 THREADS = int(os.environ.get("ENGINE_BENCH_THREADS", "2"))   # set by --threads (children inherit it)
@@ -238,7 +238,7 @@ def memory_child(method: str, T: int, K: int) -> dict:
             objective(SpikingField(net, params)).backward()
             opt.step()
     elif method in ("fgrad", "fgrad-activity"):
-        from spikepde.train.forward_gradient import forward_gradient_fields
+        from spikepde.train.fgrad.weight_perturbation import forward_gradient_fields
         estimate = forward_gradient_fields if method == "fgrad" else activity_forward_gradient
         opt = torch.optim.Adam(list(params.values()), lr=1e-3)
 
@@ -248,7 +248,7 @@ def memory_child(method: str, T: int, K: int) -> dict:
                 p.grad = grads[k]
             opt.step()
     elif method == "fgrad-ref":
-        from spikepde.train.forward_gradient import forward_gradient
+        from spikepde.train.fgrad.estimators import forward_gradient
         opt = torch.optim.Adam(list(params.values()), lr=1e-3)
 
         def step():
@@ -348,7 +348,7 @@ def _sections(fwd, fg, mem) -> list[str]:
                   "pass that the autograd/`torch.func` paths use; `compiled` = the same pass under "
                   "`torch.compile` (`--compile`; inductor, first-call compile time in its own column, "
                   "Δ = max |u_compiled − u_eager| in float32); `step-major` = "
-                  "`snn.tangent.forward_step_major` (memory independent of T). "
+                  "`train.fgrad.weight_perturbation.forward_step_major` (memory independent of T). "
                   "snnTorch: `Leaky(beta, threshold=1, reset_mechanism='subtract', spike_grad=atan)` with the "
                   "same weights, constant input current computed once, rate readout. ‘f64 Δ’ is the max |Δu| "
                   "of the two engines in float64 (outputs checked equal first); f32 columns compare the "

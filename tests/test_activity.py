@@ -5,10 +5,10 @@ import torch
 import spikepde
 from spikepde.fields import SpikingField
 from spikepde.problem.compile import compile_problem
-from spikepde.snn.activity import _rademacher, activity_tangents
+from spikepde.train.fgrad.activity_perturbation import (_rademacher, activity_forward_gradient,
+                                                      activity_tangents)
 from spikepde.snn.network import SpikingMLP
-from spikepde.snn.tangent import forward_jet_tangent
-from spikepde.train.forward_gradient import activity_forward_gradient
+from spikepde.train.fgrad.weight_perturbation import forward_jet_tangent
 from spikepde.train.objective import Objective, TrainingPoints
 from spikepde.train.weak_form import WeakForm
 
@@ -68,7 +68,7 @@ def test_values_and_tangents_match_the_reference_forward():
     """Pass 1's fields equal the plain forward jets, and each slot's output tangent equals
     ``torch.func.jvp`` of a hand-written LIF forward along the same injected current noise
     (layer 0: constant in time; layer 1: per step), regenerated from the same seed."""
-    from spikepde.snn.activity import _noise_generator
+    from spikepde.train.fgrad.activity_perturbation import _noise_generator
     from spikepde.snn.lif import lif_scan
 
     compiled, objective, g = _objective("burgers", "strong", False)
@@ -157,7 +157,7 @@ def test_jet_estimates_converge_like_an_unbiased_mean():
 
 def test_activity_beats_weight_perturbation_per_tangent():
     """At equal tangent slots (K·L = 8) the activity estimate is closer to the true gradient."""
-    from spikepde.train.forward_gradient import forward_gradient
+    from spikepde.train.fgrad.estimators import forward_gradient
 
     compiled, objective, g = _objective("burgers", "weak", True, n=48)
     net, params = _network(compiled, g, widths=(24, 24))

@@ -6,7 +6,7 @@ import spikepde
 from spikepde.fields import SpikingField
 from spikepde.problem.compile import compile_problem
 from spikepde.snn.network import SpikingMLP
-from spikepde.train.forward_gradient import forward_gradient, sample_directions
+from spikepde.train.fgrad.estimators import forward_gradient, sample_directions
 from spikepde.train.objective import Objective, TrainingPoints
 
 

@@ -1,4 +1,4 @@
-"""The hand-written forward mode (snn/tangent.py) and the fast forward gradient equal the reference.
+"""The hand-written forward mode (train/fgrad/weight_perturbation.py) and the fast forward gradient equal the reference.
 
 Reference: ``torch.func.vmap(torch.func.jvp(...))`` through :meth:`SpikingMLP.forward_jet` /
 :meth:`SpikingMLP.forward` and :class:`Objective` — the generic path that the fast one replaces.
@@ -13,10 +13,9 @@ from spikepde.problem.spec import load_problem
 from spikepde.snn.lif import LIFConfig
 from spikepde.snn.network import SpikingMLP
 from spikepde.snn.surrogate import make_surrogate
-from spikepde.snn.tangent import forward_jet_tangent, forward_step_major, forward_tangent
-from spikepde.train.forward_gradient import (directional_derivatives,
-                                             directional_derivatives_fields, forward_gradient,
-                                             forward_gradient_fields, sample_directions)
+from spikepde.train.fgrad.weight_perturbation import (directional_derivatives_fields, forward_gradient_fields,
+                                                    forward_jet_tangent, forward_step_major, forward_tangent)
+from spikepde.train.fgrad.estimators import directional_derivatives, forward_gradient, sample_directions
 from spikepde.train.objective import Objective, TrainingPoints
 
 
@@ -146,12 +145,11 @@ def test_fast_path_uses_no_reverse_mode(monkeypatch):
 
 @pytest.mark.parametrize("surrogate", ["sigmoid", "atan", "gaussian", "fast_sigmoid"])
 def test_surrogate_derivative_shortcuts_match_closed_forms(surrogate):
-    from spikepde.snn.tangent import surrogate_derivatives
     sur = make_surrogate(surrogate)
     x = torch.linspace(-3, 3, 101, dtype=torch.float64)
     for order in range(1, 6):
-        got = surrogate_derivatives(sur, x, order)
-        ref = sur.derivatives(x, min(order, 4))
+        got = sur.derivatives(x, order)
+        ref = sur.derivatives(x, 4)[:min(order, 4)]
         assert len(got) == order
         for a, b in zip(got, ref):
             assert torch.allclose(a, b, rtol=1e-12, atol=1e-12)
@@ -160,7 +158,7 @@ def test_surrogate_derivative_shortcuts_match_closed_forms(surrogate):
     fd = (sur.derivatives(x + h, 4)[3] - sur.derivatives(x - h, 4)[3]) / (2 * h)
     scale = fd.abs().max()
     mask = x.abs() > 0.05          # fast_sigmoid's derivatives jump at 0
-    assert ((surrogate_derivatives(sur, x, 5)[4] - fd)[mask].abs().max() / scale) < 1e-5
+    assert ((sur.derivatives(x, 5)[4] - fd)[mask].abs().max() / scale) < 1e-5
 
 
 def test_float32_spikes_agree_on_a_larger_network():

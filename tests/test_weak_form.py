@@ -89,8 +89,8 @@ def test_weak_objective_fast_forward_gradient_equals_reference():
     """The fast fgrad path reads u on the quadrature grid; it must equal vmap(jvp) of the loss."""
     from spikepde.fields import SpikingField
     from spikepde.snn.network import SpikingMLP
-    from spikepde.train.forward_gradient import (directional_derivatives,
-                                                 directional_derivatives_fields, sample_directions)
+    from spikepde.train.fgrad.estimators import directional_derivatives, sample_directions
+    from spikepde.train.fgrad.weight_perturbation import directional_derivatives_fields
     from spikepde.train.objective import Objective, TrainingPoints
 
     compiled = compile_problem(spikepde.load_problem("burgers"), dtype=torch.float64)

@@ -3,7 +3,7 @@
 Why only that pass: the plain forward (evaluation, Forward-Forward and ADMM's true-LIF passes)
 is a short chain of element-wise ops per time step, which inductor fuses into one loop per step
 — on this project's 2-core CPU about 5× faster than eager at width 64, T = 16
-(``benchmarks/engine.py``). The forward-gradient engine (:mod:`spikepde.snn.tangent`) is
+(``benchmarks/engine.py``). The forward-gradient engine (:mod:`spikepde.train.fgrad.weight_perturbation`) is
 already a hand-scheduled in-place loop; compiled, it ran *slower* (graph breaks around its
 output buffers), so it stays eager.
 

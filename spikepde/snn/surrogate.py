@@ -32,7 +32,13 @@ import torch
 
 @dataclass(frozen=True)
 class Surrogate:
-    """Base class: a smooth primitive ``σ`` whose derivatives stand in for ``H'``."""
+    """Base class: a smooth primitive ``σ`` whose derivatives stand in for ``H'``.
+
+    A subclass gives :meth:`primitive`, :meth:`derivative` and :meth:`closed_forms` (the first
+    ``order ≤ 4`` derivatives, computing only those asked for: the forward-gradient engines call
+    it at every neuron and time step, mostly for σ' alone); :meth:`derivatives` adds any higher
+    order by forward-mode differentiation of σ^(4).
+    """
 
     name: str = "base"
 
@@ -42,9 +48,23 @@ class Surrogate:
     def derivative(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def derivatives(self, x: torch.Tensor, order: int) -> list[torch.Tensor]:
-        """``[σ'(x), σ''(x), …, σ^(order)(x)]`` in closed form (order ≤ 4)."""
+    def closed_forms(self, x: torch.Tensor, order: int) -> list[torch.Tensor]:
+        """``[σ'(x), …, σ^(order)(x)]`` for ``1 ≤ order ≤ 4`` in closed form."""
         raise NotImplementedError  # pragma: no cover - abstract
+
+    def derivatives(self, x: torch.Tensor, order: int) -> list[torch.Tensor]:
+        """``[σ'(x), σ''(x), …, σ^(order)(x)]``: closed forms up to order 4, forward-mode
+        derivatives of σ^(4) beyond (``[]`` for order 0)."""
+        if order <= 0:
+            return []
+        out = self.closed_forms(x, min(order, 4))
+        if order > 4:
+            fn = lambda z: self.closed_forms(z, 4)[-1]  # noqa: E731
+            one = torch.ones_like(x)
+            for _ in range(order - 4):
+                fn = (lambda g: (lambda z: torch.func.jvp(g, (z,), (one,))[1]))(fn)
+                out.append(fn(x))
+        return out
 
 
 @dataclass(frozen=True)
@@ -61,13 +81,21 @@ class Sigmoid(Surrogate):
         s = torch.sigmoid(self.slope * x)
         return self.slope * s * (1 - s)
 
-    def derivatives(self, x, order):
-        k = self.slope
-        s = torch.sigmoid(k * x)
-        q = s * (1 - s)
-        out = [k * q, k ** 2 * q * (1 - 2 * s), k ** 3 * q * (1 - 6 * q),
-               k ** 4 * q * (1 - 2 * s) * (1 - 12 * q)]
-        return out[:order]
+    def closed_forms(self, x, order):
+        # q = s (1 − s) with s = sigmoid(k x): σ' = k q, σ'' = k² q (1 − 2s),
+        # σ^(3) = k³ q (1 − 6q), σ^(4) = k⁴ q (1 − 2s)(1 − 12q); in place where autograd allows
+        k = float(self.slope)
+        s = torch.sigmoid(x * k)
+        q = torch.rsub(s, 1.0).mul_(s) if _in_place_ok(x) else (1 - s) * s
+        out = [q * k]
+        if order >= 2:
+            one_minus_2s = 1 - 2 * s
+            out.append(k ** 2 * q * one_minus_2s)
+        if order >= 3:
+            out.append(k ** 3 * q * (1 - 6 * q))
+        if order >= 4:
+            out.append(k ** 4 * q * one_minus_2s * (1 - 12 * q))
+        return out
 
 
 @dataclass(frozen=True)
@@ -83,14 +111,20 @@ class ATan(Surrogate):
     def derivative(self, x):
         return 0.5 * self.alpha / (1 + (0.5 * math.pi * self.alpha * x) ** 2)
 
-    def derivatives(self, x, order):
-        # σ' = c/(1 + a²x²) with a = πα/2, c = α/2; differentiate the rational function.
-        a2 = (0.5 * math.pi * self.alpha) ** 2
-        c = 0.5 * self.alpha
-        r = 1 / (1 + a2 * x * x)
-        out = [c * r, -2 * c * a2 * x * r ** 2, c * (6 * a2 ** 2 * x * x - 2 * a2) * r ** 3,
-               c * 24 * a2 ** 2 * x * (1 - a2 * x * x) * r ** 4]
-        return out[:order]
+    def closed_forms(self, x, order):
+        # σ' = c r with r = 1/(1 + (a x)²), a = πα/2, c = α/2; differentiate the rational function
+        a = 0.5 * math.pi * float(self.alpha)
+        a2 = a * a
+        c = 0.5 * float(self.alpha)
+        r = (x * a).square_().add_(1.0).reciprocal_() if _in_place_ok(x) else 1 / ((x * a) ** 2 + 1)
+        out = [r * c]
+        if order >= 2:
+            out.append(-2 * c * a2 * x * r ** 2)
+        if order >= 3:
+            out.append(c * (6 * a2 ** 2 * x * x - 2 * a2) * r ** 3)
+        if order >= 4:
+            out.append(c * 24 * a2 ** 2 * x * (1 - a2 * x * x) * r ** 4)
+        return out
 
 
 @dataclass(frozen=True)
@@ -106,7 +140,7 @@ class Gaussian(Surrogate):
     def derivative(self, x):
         return torch.exp(-0.5 * (x / self.width) ** 2) / (self.width * math.sqrt(2 * math.pi))
 
-    def derivatives(self, x, order):
+    def closed_forms(self, x, order):
         w2 = self.width ** 2
         phi = self.derivative(x)
         out = [phi, -x / w2 * phi, (x * x / w2 - 1) / w2 * phi,
@@ -131,12 +165,19 @@ class FastSigmoid(Surrogate):
     def derivative(self, x):
         return 1.0 / (1 + self.slope * x.abs()) ** 2
 
-    def derivatives(self, x, order):
+    def closed_forms(self, x, order):
         k = self.slope
         r = 1 / (1 + k * x.abs())
         sgn = torch.sign(x)
         out = [r ** 2, -2 * k * sgn * r ** 3, 6 * k ** 2 * r ** 4, -24 * k ** 3 * sgn * r ** 5]
         return out[:order]
+
+
+def _in_place_ok(x: torch.Tensor) -> bool:
+    """In-place arithmetic on intermediates is safe (and saves allocations in the engines) when
+    no autograd graph and no torch.func transform watches them."""
+    wrapped = getattr(torch._C._functorch, "is_functorch_wrapped_tensor", None)
+    return not (torch.is_grad_enabled() and x.requires_grad) and wrapped is not None and not wrapped(x)
 
 
 SURROGATES = {"sigmoid": Sigmoid, "atan": ATan, "gaussian": Gaussian, "fast_sigmoid": FastSigmoid}

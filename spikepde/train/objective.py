@@ -163,7 +163,7 @@ class Objective:
         sensitivity of the loss to the network's (raw, untransformed) field α at point b.
 
         These are the per-point error signals of activity-perturbation training
-        (:mod:`spikepde.snn.activity`). They are computed without reverse-mode autograd: every
+        (:mod:`spikepde.train.fgrad.activity_perturbation`). They are computed without reverse-mode autograd: every
         loss term is ``w · mean(r²)`` of residual entries that each depend on the fields at one
         point (two for a periodic condition), so ``∂L/∂N_α(x_b) = (2w/M) Σ_{m at b} r_m ∂r_m/∂N_α``,
         and ``∂r_m/∂N_α`` at all points at once is one forward-mode ``jvp`` with a tangent of ones

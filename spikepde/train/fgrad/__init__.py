@@ -18,8 +18,10 @@ from __future__ import annotations
 import torch
 
 from ...derivatives import SurrogateJVP
-from ..forward_gradient import activity_forward_gradient, forward_gradient, forward_gradient_fields
 from ..spiking import SpikingTrainer
+from .activity_perturbation import activity_forward_gradient
+from .estimators import forward_gradient
+from .weight_perturbation import forward_gradient_fields
 
 #: ``SolveConfig.perturbation``: activity perturbation, or weight perturbation of all parameters
 #: at once or of one layer at a time

@@ -1,6 +1,6 @@
 r"""Activity-perturbation forward gradients for the spiking network (no backward pass).
 
-Weight perturbation (:mod:`spikepde.train.forward_gradient`) draws one random direction in
+Weight perturbation (:mod:`spikepde.train.fgrad.weight_perturbation`) draws one random direction in
 parameter space per tangent; its estimate's variance grows with the number of parameters
 perturbed at once (p ≈ 4·10³ for a 64-wide layer). *Activity* (node) perturbation instead
 perturbs each hidden layer's input current, independently for every training point, and uses
@@ -46,9 +46,10 @@ from typing import Sequence
 
 import torch
 
-from .jets import closure, faa_di_bruno_plan
-from .network import SpikingMLP
-from .tangent import CHUNK_ELEMENTS, _lif_step, _tangent_plan
+from ...snn.jets import closure, faa_di_bruno_plan
+from ...snn.network import SpikingMLP
+from .estimators import stacked_requests
+from .step_major import CHUNK_ELEMENTS, lif_step, tangent_plan
 
 MultiIndex = tuple[int, ...]
 Params = dict[str, torch.Tensor]
@@ -97,7 +98,7 @@ def activity_tangents(net: SpikingMLP, params: Params, X: torch.Tensor,
         indices: the multi-indices of u wanted (their downward closure is computed).
         K: noise draws per hidden layer.
         seed: the noise seed of this step (pass 2 must get the same).
-        chunk: points per block (default: as :func:`spikepde.snn.tangent.forward_jet_tangent`).
+        chunk: points per block (default: as :func:`spikepde.train.fgrad.weight_perturbation.forward_jet_tangent`).
     Returns:
         ``(fields, rates, tangents)``: α → ``[N]``; the last layer's rate jet ``[J, N, n_L]``
         (entries in the order of ``closure(indices)``); α → ``[K·L, N]`` output tangents, slot
@@ -140,7 +141,7 @@ def activity_gradients(net: SpikingMLP, params: Params, X: torch.Tensor,
 def _activity_block(net, params, X, idx, K, generator, coefficients=None, grads=None):
     """One block of points: pass 1 (``coefficients is None``) or pass 2 (accumulate ``grads``)."""
     plan = faa_di_bruno_plan(idx)
-    tplan = _tangent_plan(plan)
+    tplan = tangent_plan(plan)
     order = max(sum(a) for a in idx)
     J = len(idx)
     lif = net.lif
@@ -229,7 +230,7 @@ def _activity_block(net, params, X, idx, K, generator, coefficients=None, grads=
                         prev = st[l - 1]
                         It[:, :, :l * K] = torch.mm(prev.view(-1, prev.shape[-1]), W.T).view(J, B, l * K, n)
                         It[:, :, l * K:] = U
-                _lif_step(t, l, v, s, vt, st, I, It, lif, beta, theta, keep[:, :n], need_prev_v, plan,
+                lif_step(t, l, v, s, vt, st, I, It, lif, beta, theta, keep[:, :n], need_prev_v, plan,
                           tplan, J, n_deriv, with_tangent)
             if with_tangent:
                 rate += s[L - 1]
@@ -250,4 +251,38 @@ def _activity_block(net, params, X, idx, K, generator, coefficients=None, grads=
         return fields, rate, tangents
 
 
-__all__ = ["activity_tangents", "activity_gradients"]
+def activity_forward_gradient(objective, net, params: Params, K: int,
+                              generator: torch.Generator) -> tuple[torch.Tensor, Params]:
+    """Forward gradient by **activity perturbation** (``perturbation="activity"``).
+
+    Hidden layers: K Rademacher draws per layer of per-point noise on the layer's input
+    currents, contracted with the exact per-point error signals of the loss
+    (:meth:`~spikepde.train.objective.Objective.sensitivities`), see
+    the module docstring; unbiased for the surrogate gradient, with far less variance
+    than weight perturbation because every training point gives its own estimate. Readout: the
+    exact local gradient ``Σ_b e_b r̄_b`` of the linear map of rates. No reverse-mode autograd.
+    The step's noise seed is drawn from ``generator`` (one draw per step, so a resumed run
+    draws the same noise).
+    """
+    requests, X_all, order, sizes = stacked_requests(objective)
+    seed = int(torch.randint(0, 2 ** 62, (1,), generator=generator))
+    fields, rates, tangents = activity_tangents(net, params, X_all, order, K, seed)
+    field_parts = []
+    offset = 0
+    for (X, indices), n in zip(requests, sizes):
+        field_parts.append({tuple(a): fields[tuple(a)][offset:offset + n] for a in indices})
+        offset += n
+    loss, signals = objective.sensitivities(field_parts)
+    idx = tuple(closure(order, net.in_dim))
+    errors = {}
+    for alpha in idx:   # ∂L/∂N_α over all points (zero where a point set does not read α)
+        errors[alpha] = torch.cat([sig[alpha] if alpha in sig else fields[alpha].new_zeros(n)
+                                   for sig, n in zip(signals, sizes)])
+    coefficients = sum(errors[a][None] * tangents[a] for a in idx)          # [K·L, N]
+    grads = activity_gradients(net, params, X_all, order, K, seed, coefficients)
+    grads["readout.weight"] = sum(errors[a][None] @ rates[j] for j, a in enumerate(idx))
+    grads["readout.bias"] = errors[idx[0]].sum().reshape(1)
+    return loss.detach(), grads
+
+
+__all__ = ["activity_forward_gradient", "activity_tangents", "activity_gradients"]

@@ -1,6 +1,6 @@
 """Hand-written forward mode: K parameter tangents ride through the spiking network as a batch axis.
 
-The generic forward gradient (:func:`spikepde.train.forward_gradient.directional_derivatives`)
+The generic forward gradient (:func:`spikepde.train.fgrad.estimators.directional_derivatives`)
 evaluates ``vmap(jvp(loss))`` with ``torch.func``; every tensor op then pays the transforms'
 per-op dispatch, which costs 10–15× a plain loss evaluation at K = 16. This module computes the
 same numbers — the network output, its Taylor-mode input derivatives (the *jet*, see
@@ -48,100 +48,18 @@ Values equal :meth:`SpikingMLP.forward_jet` / :meth:`SpikingMLP.forward` and tan
 """
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import torch
-from torch.func import jvp
+from torch.func import jvp, vmap
 
-from .jets import closure, faa_di_bruno_plan
-from .network import SpikingMLP
-from .surrogate import ATan, Sigmoid
+from ...snn.jets import closure, faa_di_bruno_plan
+from ...snn.network import SpikingMLP
+from .estimators import sample_directions, stacked_requests
+from .step_major import CHUNK_ELEMENTS, lif_step, tangent_plan
 
 MultiIndex = tuple[int, ...]
 Params = dict[str, torch.Tensor]
-
-
-def surrogate_derivatives(surrogate, x: torch.Tensor, order: int) -> list[torch.Tensor]:
-    """``[σ'(x), …, σ^{(order)}(x)]``: closed forms up to 4, forward-mode JVPs of σ^{(4)} beyond.
-
-    ``Surrogate.derivatives`` always evaluates all four closed forms; the plain forward
-    gradient needs σ' only, so the common low orders are computed here with as few tensor ops
-    as possible (same formulas; ``tests/test_tangent.py`` compares them).
-    """
-    if order == 0:
-        return []
-    if order <= 2 and type(surrogate) is Sigmoid:
-        # σ' = k s (1 − s), σ'' = k² s (1 − s)(1 − 2s) with s = sigmoid(k x)
-        k = float(surrogate.slope)
-        sg = torch.sigmoid(x * k)
-        q = torch.rsub(sg, 1.0).mul_(sg)
-        d1 = q * k
-        if order == 1:
-            return [d1]
-        return [d1, sg.mul_(-2.0).add_(1.0).mul_(q).mul_(k * k)]
-    if order == 1 and type(surrogate) is ATan:
-        # σ' = (α/2) / (1 + (πα x/2)²)
-        a = 0.5 * math.pi * float(surrogate.alpha)
-        r = (x * a).square_().add_(1.0).reciprocal_()
-        return [r.mul_(0.5 * float(surrogate.alpha))]
-    if order <= 4:
-        return surrogate.derivatives(x, order)
-    out = surrogate.derivatives(x, 4)
-    fn = lambda z: surrogate.derivatives(z, 4)[-1]
-    one = torch.ones_like(x)
-    for _ in range(order - 4):
-        prev = fn
-        fn = (lambda g: (lambda z: jvp(g, (z,), (one,))[1]))(prev)
-        out.append(fn(x))
-    return out
-
-
-def _tangent_plan(plan) -> tuple:
-    """For each jet entry j ≥ 1, the coefficient recipe of ``∂s_j/∂v_{j'}`` for every j'.
-
-    Returns a tuple over j ≥ 1 of tuples ``(j', recipe)`` where recipe lists
-    ``(count, m, factors)``: a term ``count · σ^{(m)} · Π_{f ∈ factors} v_f``. Entry j' = 0 collects
-    the ``σ^{(m+1)} ṽ₀ Π v`` parts, the others the product-rule parts.
-    """
-    out = []
-    for terms in plan:
-        coeffs: dict[int, list] = {}
-        for count, m, factors in terms:
-            coeffs.setdefault(0, []).append((count, m + 1, factors))
-            for i, f in enumerate(factors):
-                rest = factors[:i] + factors[i + 1:]
-                coeffs.setdefault(f, []).append((count, m, rest))
-        merged = []
-        for jp in sorted(coeffs):
-            acc: dict[tuple, int] = {}
-            for count, m, factors in coeffs[jp]:
-                key = (m, tuple(sorted(factors)))
-                acc[key] = acc.get(key, 0) + count
-            merged.append((jp, tuple((c, m, f) for (m, f), c in sorted(acc.items()))))
-        out.append(tuple(merged))
-    return tuple(out)
-
-
-def _poly(recipe, derivs, v, out=None):
-    """``Σ count · σ^{(m)} · Π v_f`` over a recipe (``derivs[m-1]`` = σ^{(m)}, v the jet)."""
-    acc = out
-    first = True
-    for count, m, factors in recipe:
-        term = derivs[m - 1]
-        for f in factors:
-            term = term * v[f]
-        if count != 1:
-            term = count * term
-        if first:
-            if acc is None:
-                acc = term.clone() if term is derivs[m - 1] else term
-            else:
-                acc.copy_(term)
-            first = False
-        else:
-            acc.add_(term)
-    return acc
 
 
 def _split_directions(net: SpikingMLP, directions: Params | None, params: Params):
@@ -167,11 +85,6 @@ def _split_directions(net: SpikingMLP, directions: Params | None, params: Params
     return out, K
 
 
-#: default working-set size (elements of one ``[J, B, K, n]`` buffer) per batch chunk; the
-#: per-step element-wise work then stays in the CPU's cache instead of streaming from memory
-CHUNK_ELEMENTS = 1 << 19
-
-
 def forward_jet_tangent(net: SpikingMLP, params: Params, X: torch.Tensor,
                         indices: Sequence[MultiIndex] | None = None,
                         directions: Params | None = None, chunk: int | None = None):
@@ -184,7 +97,7 @@ def forward_jet_tangent(net: SpikingMLP, params: Params, X: torch.Tensor,
         indices: the multi-indices wanted (their downward closure is computed); ``None`` means
             the output only (the plain :meth:`SpikingMLP.forward`).
         directions: dict name → ``[K, *shape]`` (as from
-            :func:`spikepde.train.forward_gradient.sample_directions`); a missing name has a zero
+            :func:`spikepde.train.fgrad.estimators.sample_directions`); a missing name has a zero
             tangent. ``None`` computes the values only (a step-major, T-independent-memory
             forward).
     Returns:
@@ -218,7 +131,7 @@ def _forward_block(net, params, X, indices, directions):
     zero = (0,) * d
     idx = tuple(closure(indices if indices is not None else [zero], d))
     plan = faa_di_bruno_plan(idx)
-    tplan = _tangent_plan(plan)
+    tplan = tangent_plan(plan)
     order = max(sum(a) for a in idx)
     J = len(idx)
     lif = net.lif
@@ -295,7 +208,7 @@ def _forward_block(net, params, X, indices, directions):
                             It.view(J * B, K * n).addmm_(sp.view(J * B, -1), V.reshape(K * n, -1).T)
                         if c is not None:
                             It[0] += c
-                _lif_step(t, l, v, s, vt if with_tangent else None, st if with_tangent else None,
+                lif_step(t, l, v, s, vt if with_tangent else None, st if with_tangent else None,
                           I, It if with_tangent else None, lif, beta, theta, keep[:, :n],
                           need_prev_v, plan, tplan, J, n_deriv, with_tangent)
             rate += s[L - 1]
@@ -324,67 +237,58 @@ def _forward_block(net, params, X, indices, directions):
         return fields, tangents
 
 
-def _lif_step(t, l, v, s, vt, st, I, It, lif, beta, theta, keep, need_prev_v, plan, tplan, J,
-              n_deriv, with_tangent):
-    """Advance layer ``l`` by one step in place: membrane, spike jet and their tangents."""
-    vl, sl = v[l], s[l]
-    if t == 0:
-        vl.copy_(I)
-        if with_tangent:
-            vt[l].copy_(It)
-    else:
-        s0 = sl[0]                                  # spikes of step t−1 (still in the buffer)
-        if lif.reset == "subtract":
-            if with_tangent:
-                torch.add(It, vt[l], alpha=beta, out=vt[l])          # ṽ ← Ĩ + β ṽ
-                if not lif.detach_reset:
-                    vt[l].sub_(st[l], alpha=theta)
-            # values: the reference's exact order of roundings, (β v − θ s) + I, so that
-            # float32 spikes agree bit for bit (a fused multiply-add would round differently)
-            vl.mul_(beta)
-            if lif.detach_reset:
-                vl[0].sub_(s0, alpha=theta)
-            else:
-                vl.sub_(sl, alpha=theta)
-            vl.add_(I)
-        elif lif.reset == "zero":
-            torch.sub(1.0, s0, out=keep)
-            keep.mul_(beta)
-            if with_tangent:
-                if need_prev_v:       # J == 1: ṽ = β(ṽ(1 − s) − v s̃) + Ĩ
-                    vt[l][0].mul_(keep[:, None, :])
-                    vt[l][0].sub_(beta * vl[0][:, None, :] * st[l][0])
-                else:
-                    vt[l].mul_(keep[None, :, None, :])
-                vt[l].add_(It)
-            vl.mul_(keep[None])
-            vl.add_(I)
-        else:
-            if with_tangent:
-                torch.add(It, vt[l], alpha=beta, out=vt[l])
-            vl.mul_(beta).add_(I)
+def directional_derivatives_fields(objective, net, params: Params,
+                                   directions: Params) -> tuple[torch.Tensor, torch.Tensor]:
+    """L(θ) and ∇L(θ)·v_k of an :class:`~spikepde.train.objective.Objective` on a spiking network.
 
-    x = vl[0] - theta
-    sl[0].copy_(x >= 0)
-    if J == 1 and not with_tangent:
-        return
-    surrogate = lif.surrogate
-    derivs = surrogate_derivatives(surrogate, x, n_deriv)
-    if with_tangent:
-        # tangents first: the product-rule coefficients read the membrane jet, not s
-        vtl, stl = vt[l], st[l]
-        torch.mul(vtl[0], derivs[0][:, None, :], out=stl[0])
-        for j, entries in enumerate(tplan, start=1):
-            first = True
-            for jp, recipe in entries:
-                coef = _poly(recipe, derivs, vl)
-                if first:
-                    torch.mul(vtl[jp], coef[:, None, :], out=stl[j])
-                    first = False
-                else:
-                    stl[j].addcmul_(vtl[jp], coef[:, None, :])
-    for j, terms in enumerate(plan, start=1):
-        _poly(terms, derivs, vl, out=sl[j])
+    The same numbers as :func:`directional_derivatives` of
+    ``lambda p: objective(SpikingField(net, p))`` (surrogate-jvp input derivatives), computed in
+    two stages:
+
+    1. **network**: every point set the loss reads (interior and each condition) is concatenated
+       and evaluated in *one* call of :func:`forward_jet_tangent`, with the
+       union of the multi-indices; it returns the fields ``u_α`` ``[N]`` and their directional
+       derivatives ``ũ_α,k`` ``[K, N]`` by hand-written forward mode (K as a batch axis).
+    2. **loss**: L is an element-wise function of the fields followed by means, so by the chain
+       rule ``∇L·v_k = Σ_α ⟨∂L/∂u_α, ũ_α,k⟩`` is the JVP of ``L(fields)`` along the field
+       tangents — evaluated with ``vmap(jvp)`` on ``[N]``-sized tensors only, which is cheap.
+
+    No reverse-mode autograd is involved.
+    """
+    _, X_all, indices, sizes = stacked_requests(objective)
+    fields, tangents = forward_jet_tangent(net, params, X_all, indices, directions)
+    keys = list(fields)
+    field_parts = [dict(zip(keys, parts)) for parts in
+                   zip(*[fields[a].split(sizes, dim=0) for a in keys])]
+    tangent_parts = [dict(zip(keys, parts)) for parts in
+                     zip(*[tangents[a].split(sizes, dim=1) for a in keys])]
+
+    def loss_from_fields(parts):
+        return objective.total(objective.terms_from_fields(parts))
+
+    def one(tangent):
+        return jvp(loss_from_fields, (field_parts,), (tangent,))
+
+    losses, derivs = vmap(one)(tangent_parts)
+    return losses[0], derivs
+
+
+def forward_gradient_fields(objective, net, params: Params, K: int, generator: torch.Generator,
+                            distribution: str = "rademacher",
+                            groups: list[list[str]] | None = None) -> tuple[torch.Tensor, Params]:
+    """Fast :func:`forward_gradient` for ``objective(SpikingField(net, params))``.
+
+    Same directions (drawn by :func:`sample_directions` from ``generator`` in the same order),
+    same estimate ĝ = (1/K) Σ_k (∇L·v_k) v_k, same loss — computed by
+    :func:`directional_derivatives_fields` instead of ``vmap(jvp)`` over the whole network.
+    Valid for a :class:`~spikepde.snn.network.SpikingMLP` whose input derivatives come from the
+    ``surrogate-jvp`` estimator (the network's Taylor-mode jets); other estimators use the
+    reference path.
+    """
+    directions = sample_directions(params, K, generator, distribution, groups)
+    loss, d = directional_derivatives_fields(objective, net, params, directions)
+    grads = {name: torch.tensordot(d, v, dims=1) / K for name, v in directions.items()}
+    return loss, grads
 
 
 def forward_tangent(net: SpikingMLP, params: Params, X: torch.Tensor, directions: Params | None):
