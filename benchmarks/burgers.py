@@ -122,7 +122,7 @@ def main(argv=None):
     if args.steps:
         quick["steps"] = args.steps
     import os
-    from spikepde.allocator import tune_allocator
+    from spikepde import tune_allocator
     tune_allocator()      # as the CLI does: buffers reused, not page-faulted afresh
     lines = ["# Burgers benchmark", "",
              f"`python benchmarks/burgers.py {' '.join(sys.argv[1:])}`; torch {torch.__version__}, "

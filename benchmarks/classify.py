@@ -35,7 +35,7 @@ def run_one(spec: dict) -> dict:
     torch.set_num_threads(spec.pop("threads", 2))
     # Adam's first construction imports torch._dynamo (~tens of MB); do it before the RSS baseline
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])
-    from spikepde.classify import classify
+    from spikepde.classification import classify
 
     opts = spec.pop("options", {})
     if spec.pop("warmup", False):
@@ -211,7 +211,7 @@ def _found(data_dir) -> list[str]:
     """The large data sets whose files are present in ``data_dir``."""
     if not data_dir:
         return []
-    from spikepde.datasets import load_dataset
+    from spikepde.classification.datasets import load_dataset
     from spikepde.errors import DataError
 
     found = []

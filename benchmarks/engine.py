@@ -223,7 +223,7 @@ def _status(key: str) -> int:
 def memory_child(method: str, T: int, K: int) -> dict:
     """Run in a fresh process: peak RSS increase of one training step over the set-up state."""
     if os.environ.get("ENGINE_BENCH_MALLOC_TUNING") == "on":
-        from spikepde.allocator import tune_allocator
+        from spikepde import tune_allocator
         tune_allocator()
     setup_torch()
     compiled, objective, net, params, g = problem_setup("burgers", 64, T)
@@ -443,7 +443,7 @@ def main():
         print(json.dumps(memory_child(m, int(T), int(K))))
         return
     if args.malloc_tuning == "on":
-        from spikepde.allocator import tune_allocator
+        from spikepde import tune_allocator
         args.malloc_tuned = tune_allocator()
     else:
         args.malloc_tuned = False

@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     import torch
 
     import spikepde
-    from spikepde.study import VOLATILE, available_cores, plot_study, study, summarize
+    from spikepde.sweep import VOLATILE, available_cores, plot_study, study, summarize
 
     grid = {"nu": [0.01 / math.pi, 0.01, 0.03], "T": [2, 4, 8]}
     fixed = dict(steps=args.steps, method="fgrad", interior_points=args.interior_points,
@@ -130,7 +130,7 @@ def _disturbed(load, speedup, cores) -> str:
     if max(la[0] for la in load) <= cores and speedup <= cores:
         return ""
     return (f"\n\n**These timings are disturbed**: the load average exceeded the {cores} cores"
-            + (f" and the speed-up exceeds the core count, which parallelism alone cannot give"
+            + (" and the speed-up exceeds the core count, which parallelism alone cannot give"
                if speedup > cores else "")
             + ". Rerun on an idle machine for a clean number (expect at most the core count).")
 

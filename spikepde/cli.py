@@ -114,6 +114,8 @@ def _add_output_flags(p):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``spikepde`` command (used for ``--help`` and the README)."""
+    from .train.registry import CLASSIFIERS, DEFAULT_METHOD, TRAINERS
+
     parser = _Parser(prog="spikepde", description="Spiking neural-network PDE surrogates trained "
                      "without back-propagation.", formatter_class=argparse.RawDescriptionHelpFormatter,
                      epilog="Run 'spikepde COMMAND --help' for the options and examples of a command.")
@@ -132,7 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog=EXAMPLES["classify"], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("dataset", nargs="?", default="digits",
                    help="digits (bundled, default), mnist, fashion-mnist, cifar10")
-    p.add_argument("--method", default="ff", choices=["ff", "bptt", "admm"])
+    p.add_argument("--method", default="ff", choices=tuple(CLASSIFIERS),
+                   help="ff: Forward-Forward (layer-local, default); bptt: surrogate-gradient BPTT on "
+                        "the same network; admm: closed-form ADMM")
     p.add_argument("--epochs", type=int)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", help="directory holding the data set's standard files")
@@ -152,7 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a fixed problem parameter for every point")
     p.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 per setting (default 1)")
     p.add_argument("--steps", type=int, help="training steps per point (default: the problem's budget)")
-    p.add_argument("--method", default="fgrad", help="fgrad (default), bptt, ann or admm")
+    p.add_argument("--method", default=DEFAULT_METHOD, choices=tuple(TRAINERS),
+                   help=f"the training method of every point (default {DEFAULT_METHOD})")
     p.add_argument("--out", required=True, help="study directory: results.csv, runs/, plots")
     p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786 ('local' "
                                        "starts a LocalCluster)")
@@ -166,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``spikepde`` console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .allocator import tune_allocator
+    from ._runtime import tune_allocator
     from .errors import SpikePDEError
 
     tune_allocator()          # reuse large tensor buffers instead of page-faulting fresh ones
@@ -325,18 +330,63 @@ def _report(metrics, paths, args) -> int:
 
 
 def cmd_classify(args) -> int:
-    from .classify import classify
+    from .classification import classify
 
     result = classify(args.dataset, method=args.method, epochs=args.epochs, seed=args.seed,
                       data_dir=args.data_dir, out=args.out, device=args.device, quiet=args.quiet,
                       adaptation=not args.no_adaptation)
-    return _report(result.metrics, getattr(result, "paths", {}) or {}, args)
+    return _report(result.metrics, result.paths, args)
+
+
+def parse_grid(assignments: list[str]) -> dict[str, list]:
+    """``["nu=0.005,0.01", "T=8,16"]`` → ``{"nu": [0.005, 0.01], "T": [8, 16]}`` (values by
+    :func:`parse_value`)."""
+    grid: dict[str, list] = {}
+    for item in assignments:
+        name, sep, values = item.partition("=")
+        name = name.strip()
+        if not sep or not name or not values.strip():
+            raise ValueError(f"--grid '{item}': expected NAME=V1,V2,...")
+        if name in grid:
+            raise ValueError(f"--grid: '{name}' given twice")
+        grid[name] = [parse_value(v) for v in values.split(",") if v.strip()]
+    return grid
 
 
 def cmd_sweep(args) -> int:
-    from .study import study_from_cli
+    """``spikepde sweep``: run :func:`spikepde.study` from parsed arguments and print a summary.
 
-    return study_from_cli(args)
+    Uses ``args.problem, grid, seeds, steps, method, out, scheduler, workers, plot, quiet,
+    json``. ``--seeds N`` means seeds 0..N-1 (unless the grid has ``seed``). With ``--plot`` it
+    writes ``<metric>_vs_<x>.png`` for the first varied key (hue: the second) and, with two or
+    more varied keys, ``heatmap_<metric>_<x>_<y>.png`` into ``out``. Prints the table as JSON
+    records with ``--json``, else the per-setting summary; returns 0.
+    """
+    from .sweep import TABLE, study, summarize, write_plots
+
+    grid = parse_grid(args.grid)
+    fixed = parse_assignments(args.set, "--set")
+    params = parse_assignments(args.param, "--param")
+    seeds = None if "seed" in grid else args.seeds
+    df = study(args.problem, grid, seeds=seeds, steps=args.steps, method=args.method, out=args.out,
+               scheduler=args.scheduler, workers=args.workers, quiet=args.quiet or args.json,
+               params=params or None, **fixed)
+    written = []
+    if args.plot and len(df):
+        written = write_plots(df, args.out, keys=[k for k in grid if k != "seed"])
+    if args.json:
+        print(df.to_json(orient="records", indent=2))
+        return 0
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_columns", 20,
+                           "display.float_format", "{:.4g}".format):
+        print(summarize(df).to_string() if len(df) else "(no points)")
+    n_ok = int((df["status"] == "ok").sum()) if len(df) else 0
+    print(f"{len(df)} points, {n_ok} ok, {len(df) - n_ok} failed; table: {Path(args.out) / TABLE}")
+    for p in written:
+        print(f"plot: {p}")
+    return 0
 
 
 COMMANDS = {"list": cmd_list, "show": cmd_show, "solve": cmd_solve, "classify": cmd_classify,

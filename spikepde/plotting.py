@@ -26,12 +26,14 @@ from .reference.solution import ReferenceSolution
 from .runs import atomic_write_bytes
 
 
-def _subplots(nrows=1, ncols=1, figsize=(6, 4), squeeze=True):
-    fig = Figure(figsize=figsize, layout="constrained")
+def new_figure(nrows=1, ncols=1, figsize=(6, 4), squeeze=True, layout="constrained"):
+    """A pyplot-free ``Figure`` and its axes (``fig.subplots``)."""
+    fig = Figure(figsize=figsize, layout=layout)
     return fig, fig.subplots(nrows, ncols, squeeze=squeeze)
 
 
-def _save(fig, path, *, title: str = "", description: str = "") -> Path:
+def save_figure(fig, path, *, title: str = "", description: str = "") -> Path:
+    """Write ``fig`` as a PNG atomically, with ``Title``/``Description`` text chunks."""
     import io
 
     metadata = {k: v for k, v in (("Title", title), ("Description", description)) if v}
@@ -57,7 +59,7 @@ def plot_fields(reference: ReferenceSolution, predicted: np.ndarray, path, *, ti
     err = np.abs(pred - ref)
     vmin, vmax = np.nanmin(ref), np.nanmax(ref)
     if len(names) == 1:
-        fig, (a0, a1) = _subplots(1, 2, figsize=(10, 3.6))
+        fig, (a0, a1) = new_figure(1, 2, figsize=(10, 3.6))
         a0.plot(axes[0], ref, "k-", label="reference")
         a0.plot(axes[0], pred, "r--", label="surrogate")
         a0.set_xlabel(names[0]); a0.set_ylabel(output); a0.legend(); a0.set_title("solution")
@@ -65,7 +67,7 @@ def plot_fields(reference: ReferenceSolution, predicted: np.ndarray, path, *, ti
         a1.set_xlabel(names[0]); a1.set_ylabel(f"|{output} error|"); a1.set_title("absolute error")
         description = f"1-D: surrogate and reference over {names[0]}; |error| (log scale)"
     elif len(names) == 2:
-        fig, ax = _subplots(1, 3, figsize=(15, 4))
+        fig, ax = new_figure(1, 3, figsize=(15, 4))
         for a, (vals, t, cmap, lab) in zip(ax, [
                 (pred, "surrogate", "RdBu_r", output), (ref, "reference", "RdBu_r", output),
                 (err, "|error|", "magma", f"|{output} error|")]):
@@ -74,7 +76,7 @@ def plot_fields(reference: ReferenceSolution, predicted: np.ndarray, path, *, ti
         description = f"heatmaps over ({names[0]}, {names[1]}): surrogate, reference, |error|"
     else:
         times = np.linspace(0, len(axes[-1]) - 1, min(n_slices, len(axes[-1]))).round().astype(int)
-        fig, ax = _subplots(len(times), 3, figsize=(15, 3.6 * len(times)), squeeze=False)
+        fig, ax = new_figure(len(times), 3, figsize=(15, 3.6 * len(times)), squeeze=False)
         emax = np.nanmax(err) if np.isfinite(err).any() else None
         for row, k in enumerate(times):
             tlabel = f"{names[-1]} = {axes[-1][k]:.3g}"
@@ -89,12 +91,12 @@ def plot_fields(reference: ReferenceSolution, predicted: np.ndarray, path, *, ti
                        + ", ".join(f"{axes[-1][k]:.3g}" for k in times))
     if title:
         fig.suptitle(title)
-    return _save(fig, path, title=title, description=description)
+    return save_figure(fig, path, title=title, description=description)
 
 
 def plot_loss(history: dict, path, title: str = "") -> Path:
     """Loss terms (``history["step"]`` and one list per term) against the step, log scale."""
-    fig, ax = _subplots(figsize=(7, 4))
+    fig, ax = new_figure(figsize=(7, 4))
     steps = history.get("step", [])
     for name, values in history.items():
         if name in ("step", "time") or not isinstance(values, list) or not values:
@@ -105,5 +107,5 @@ def plot_loss(history: dict, path, title: str = "") -> Path:
     ax.legend()
     ax.set_title(title or "training loss")
     ax.grid(True, which="both", alpha=0.3)
-    return _save(fig, path, title=title or "training loss",
+    return save_figure(fig, path, title=title or "training loss",
                  description="loss terms against the step (log scale)")

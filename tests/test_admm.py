@@ -1,7 +1,6 @@
 """ADMM trainer: each closed-form block is optimal for its sub-problem; no back-propagation."""
 from __future__ import annotations
 
-import itertools
 
 import numpy as np
 import pytest

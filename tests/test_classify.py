@@ -1,14 +1,12 @@
-"""spikepde.classify: run directory, honest metrics, reproducibility, the ADMM contract, errors."""
+"""spikepde.classify: run directory, honest metrics, reproducibility, the trainers' contract, errors."""
 from __future__ import annotations
 
 import json
-import sys
-import types
 
 import pytest
 import torch
 
-from spikepde.classify import classify, load_classifier
+from spikepde.classification import classify, load_classifier
 from spikepde.errors import DataError
 from spikepde.runs import load_checkpoint
 
@@ -53,27 +51,28 @@ def test_bptt_and_hinton_methods_run():
     assert h.metrics["inference_passes"] == 10 and h.accuracy > 0.2
 
 
-def test_admm_contract(monkeypatch):
-    fake = types.ModuleType("spikepde.train.admm")
-    monkeypatch.setitem(sys.modules, "spikepde.train.admm", fake)
-    # ``from .train import admm`` reads the package attribute first, which an earlier test
-    # (test_admm.py) has set to the real module
-    import spikepde.train
-    monkeypatch.setattr(spikepde.train, "admm", fake, raising=False)
-    with pytest.raises(NotImplementedError, match="train_classifier"):
-        classify("digits", "admm", quiet=True, plots=False, epochs=1)
+def test_a_registered_classification_method_runs_through_the_protocol():
+    """The classification trainers' contract: ``train(X_train, y_train, X_val, y_val, config, *,
+    seed, quiet) -> TrainOutput`` with a model or a ``predict`` function; classify() scores it."""
+    from spikepde.train.classifier_training import TrainOutput
+    from spikepde.train.registry import CLASSIFIERS
+
     seen = {}
 
-    def train_classifier(X_train, y_train, X_val, y_val, *, hidden, T, seed, iterations, quiet):
-        seen.update(hidden=hidden, T=T, iterations=iterations, n_val=len(y_val))
+    def least_squares(X_train, y_train, X_val, y_val, config, *, seed, quiet):
+        seen.update(hidden=config.hidden, T=config.T, epochs=config.epochs, n_val=len(y_val))
         W = torch.linalg.lstsq(X_train, torch.nn.functional.one_hot(y_train, 10).float()).solution
-        return (lambda X: X @ W), {"loss": [1.0]}, {"admm_note": "fake"}
+        return TrainOutput(None, {"loss": [1.0]}, None, None, None, 0.0, predict=lambda X: X @ W,
+                           extra={"note": "least squares"})
 
-    fake.train_classifier = train_classifier
-    res = classify("digits", "admm", quiet=True, plots=False, epochs=3, hidden=(16, 16), T=4)
-    assert seen["hidden"] == (16, 16) and seen["T"] == 4 and seen["iterations"] == 3 and seen["n_val"] > 100
-    # a least-squares linear map (the fake) scores well above chance (0.1) when its predict_fn is used
-    assert res.accuracy > 0.6 and res.metrics["admm_note"] == "fake" and res.metrics["selection"] == "validation"
+    CLASSIFIERS.register("lsq", least_squares)
+    try:
+        res = classify("digits", "lsq", quiet=True, plots=False, epochs=3, hidden=(16, 16), T=4)
+    finally:
+        CLASSIFIERS.unregister("lsq")
+    assert seen["hidden"] == (16, 16) and seen["T"] == 4 and seen["epochs"] == 3 and seen["n_val"] > 100
+    # a least-squares linear map scores well above chance (0.1) when its predict function is used
+    assert res.accuracy > 0.6 and res.metrics["note"] == "least squares" and res.metrics["selection"] == "validation"
 
 
 def test_bad_inputs():

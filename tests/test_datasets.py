@@ -2,13 +2,38 @@
 from __future__ import annotations
 
 import gzip
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from spikepde.datasets import (load_dataset, read_cifar_batch, read_idx, standardise, stratified_split,
-                               write_cifar_batch, write_idx)
+from spikepde.classification.datasets import (load_dataset, read_cifar_batch, read_idx, standardise,
+                                              stratified_split)
 from spikepde.errors import DataError
+
+
+# files in the formats the loaders read (test fixtures: the package only reads them)
+def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
+    """Write a ``uint8`` array as an IDX file (gzip'd when ``path`` ends in ``.gz``).
+
+    The inverse of :func:`read_idx`; used by the tests to build small files in the real format.
+    """
+    path = Path(path)
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wb") as fh:
+        fh.write(header + array.tobytes())
+    return path
+
+
+def write_cifar_batch(path: str | os.PathLike, images: np.ndarray, labels: np.ndarray) -> Path:
+    """Write ``uint8 [N, 3, 32, 32]`` images and labels as a CIFAR-10 binary batch (for tests)."""
+    images = np.ascontiguousarray(images, dtype=np.uint8).reshape(len(labels), -1)
+    records = np.concatenate([np.asarray(labels, dtype=np.uint8)[:, None], images], axis=1)
+    Path(path).write_bytes(records.tobytes())
+    return Path(path)
 
 
 def test_digits_splits_are_disjoint_stratified_and_fixed():
@@ -39,12 +64,16 @@ def test_stratified_split_fractions():
 
 def test_standardise_uses_training_statistics_only():
     rng = np.random.default_rng(0)
-    X_train = rng.normal(2.0, 3.0, size=(500, 4)).astype(np.float32)
-    X_train[:, 3] = 1.0                                   # constant feature
-    X_test = rng.normal(50.0, 1.0, size=(20, 4)).astype(np.float32)
-    Z_train, Z_test = standardise(X_train, X_test)
-    assert np.allclose(Z_train[:, :3].mean(0), 0, atol=1e-5) and np.allclose(Z_train[:, :3].std(0), 1, atol=1e-4)
-    assert Z_test[:, 0].mean() > 10                       # test statistics did not leak in
+    X_train = rng.normal(2.0, 3.0, size=(500, 2, 3)).astype(np.float32)     # [N, C, positions]
+    X_train[:, 1] *= 10.0                                  # channels on different scales
+    X_test = rng.normal(50.0, 1.0, size=(20, 2, 3)).astype(np.float32)
+    (Z_train, Z_test), stats = standardise(X_train, X_test)
+    assert Z_train.shape == (500, 6) and Z_test.shape == (20, 6) and Z_train.dtype == np.float32
+    for c in range(2):   # each channel standardised over samples and positions
+        block = Z_train.reshape(500, 2, 3)[:, c]
+        assert abs(block.mean()) < 1e-5 and abs(block.std() - 1) < 1e-4
+    assert len(stats["per_channel_mean"]) == 2 and stats["from"] == "training split only"
+    assert Z_test[:, :3].mean() > 10                       # test statistics did not leak in
     assert np.all(np.isfinite(Z_test))
 
 

@@ -1,5 +1,4 @@
 """Input-derivative estimators recover known derivatives of a smooth function."""
-import math
 
 import pytest
 import torch

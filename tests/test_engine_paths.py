@@ -82,11 +82,11 @@ def test_compile_failure_falls_back_to_eager(monkeypatch):
 def test_tune_allocator_applies_and_validates(monkeypatch):
     import sys
 
-    from spikepde.allocator import allocator_tuned, tune_allocator
+    from spikepde import tune_allocator
     if not sys.platform.startswith("linux"):
         assert tune_allocator() is False
         return
-    assert tune_allocator() is True and allocator_tuned()
+    assert tune_allocator() is True
     with pytest.raises(ValueError, match="mmap_threshold"):
         tune_allocator(mmap_threshold=1 << 40)
     monkeypatch.setenv("SPIKEPDE_MALLOC_TUNING", "0")

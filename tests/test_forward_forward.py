@@ -5,9 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from spikepde.datasets import load_dataset
-from spikepde.train import classify_bptt
+from spikepde.classification.datasets import load_dataset
+from spikepde.snn.classifier import SpikingClassifier, group_matrix, largest_remainder
 from spikepde.train import forward_forward as ff
+from spikepde.train.bptt import train_classifier as bptt_train
+from spikepde.train.classifier_training import ClassifierConfig
 
 
 @pytest.fixture(scope="module")
@@ -20,11 +22,11 @@ def digits():
 
 
 def test_largest_remainder_sums_and_respects_minimum():
-    assert ff.largest_remainder(40, torch.tensor([1.0, 1.0, 2.0])) == [10, 10, 20]
-    sizes = ff.largest_remainder(37, torch.tensor([0.1, 3.0, 1.0, 1.0]), minimum=2)
+    assert largest_remainder(40, torch.tensor([1.0, 1.0, 2.0])) == [10, 10, 20]
+    sizes = largest_remainder(37, torch.tensor([0.1, 3.0, 1.0, 1.0]), minimum=2)
     assert sum(sizes) == 37 and min(sizes) >= 2 and sizes[1] == max(sizes)
     with pytest.raises(ValueError):
-        ff.largest_remainder(5, torch.ones(3), minimum=2)
+        largest_remainder(5, torch.ones(3), minimum=2)
 
 
 def test_difficulty_shares_formula():
@@ -54,8 +56,8 @@ def test_quantiser_value_and_straight_through_gradient():
 
 
 def _model(in_dim=64, widths=(30, 30, 30), T=8, seed=0):
-    cfg = ff.FFConfig(hidden=widths, T=T)
-    return ff.SpikingClassifier(in_dim, widths, 10, T, cfg.lif()).init(torch.Generator().manual_seed(seed))
+    cfg = ClassifierConfig(hidden=widths, T=T)
+    return SpikingClassifier(in_dim, widths, 10, T, cfg.lif()).init(torch.Generator().manual_seed(seed))
 
 
 def test_first_layer_proxy_is_the_exact_if_firing_rate(digits):
@@ -76,10 +78,10 @@ def test_losses_are_layer_local_and_spikes_carry_no_gradient(digits):
     x, y = digits[0][:64], digits[1][:64]
     layer0 = model.spikes(model.currents(0, x, *model.drive(0, x, train=True)[1]))
     assert not layer0.requires_grad                      # the spike generator is a black box
-    M = ff.group_matrix(model.groups[1], 10)
+    M = group_matrix(model.groups[1], 10)
     loss, spikes = ff._local_update(model, 1, layer0, layer0.mean(0),
                                     lambda a: torch.nn.functional.cross_entropy(20 * (a * a) @ M, y),
-                                    model_config := ff.FFConfig(hidden=(30, 30, 30)), None)
+                                    model_config := ClassifierConfig(hidden=(30, 30, 30)), None)
     assert spikes.dtype == torch.bool and spikes.shape == (8, 64, 30)
     assert model.params["layers.1.weight"].grad is not None
     for name in ("layers.0.weight", "layers.0.scale", "layers.2.weight"):
@@ -99,7 +101,7 @@ def test_folded_params_give_the_eval_currents(digits):
 
 def _tiny(**kw):
     base = dict(hidden=(40, 40, 40), T=8, epochs=4, batch_size=64, lr=5e-3, adapt_warmup=2, adapt_every=2)
-    return ff.FFConfig(**{**base, **kw})
+    return ClassifierConfig(**{**base, **kw})
 
 
 def test_ff_learns_digits_and_is_reproducible(digits):
@@ -139,13 +141,13 @@ def test_ff_holds_far_fewer_activation_bytes_than_bptt(digits):
     Xtr, ytr, Xva, yva = (t[:300] for t in digits[:4])
     cfg = _tiny(epochs=1, T=8, batch_size=128)
     f = ff.train(Xtr, ytr, Xva, yva, cfg, seed=0, quiet=True)
-    b = classify_bptt.train(Xtr, ytr, Xva, yva, cfg, seed=0, quiet=True)
+    b = bptt_train(Xtr, ytr, Xva, yva, cfg, seed=0, quiet=True)
     assert len(f.history["activation_bytes_per_layer"]) == 3
     assert 0 < f.activation_bytes * 4 < b.activation_bytes
 
 
 def test_bptt_baseline_learns(digits):
     Xtr, ytr, Xva, yva = digits[:4]
-    out = classify_bptt.train(Xtr, ytr, Xva, yva, _tiny(epochs=2), seed=0, quiet=True)
+    out = bptt_train(Xtr, ytr, Xva, yva, _tiny(epochs=2), seed=0, quiet=True)
     assert out.val_accuracy > 0.7
     assert np.isfinite(out.history["loss_per_layer"][-1][0])

@@ -15,8 +15,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import spikepde.study as st
-from spikepde.study import VOLATILE, parse_grid, plot_study, study
+from spikepde import sweep as st
+from spikepde.cli import parse_grid
+from spikepde.sweep import VOLATILE, execution, plot_study, study
+from spikepde.sweep.points import _make_points, _random_points
+from spikepde.sweep.table import _read_table
 
 TINY = dict(steps=3, method="bptt", interior_points=64, width=8, quiet=True)
 
@@ -55,7 +58,7 @@ def test_grid_table_columns_and_run_dirs(tmp_path):
     for run_dir in df["run_dir"]:
         assert Path(run_dir).parent == (tmp_path / "runs").resolve()
         assert (Path(run_dir) / "metrics.json").exists()
-    on_disk = st._read_table(tmp_path / "results.csv")
+    on_disk = _read_table(tmp_path / "results.csv")
     assert on_disk["relative_l2"].tolist() == df["relative_l2"].tolist()
     assert json.loads((tmp_path / "study.json").read_text())["grid"] == {"T": [2]}
 
@@ -73,7 +76,7 @@ def test_resume_skips_finished_points(tmp_path):
         study("poisson1d", {"T": [2, 4, 6]}, out=tmp_path, executor=ex,
               on_point=stop_after_two, **TINY)
     ex.close()
-    first = st._read_table(tmp_path / "results.csv")
+    first = _read_table(tmp_path / "results.csv")
     assert len(first) == 1 and set(first["point_id"]) == set(calls)
 
     ex2 = CountingExecutor()
@@ -100,8 +103,8 @@ def test_failed_points_are_recorded_and_the_others_go_on(tmp_path, monkeypatch):
     assert math.isnan(df["relative_l2"][0]) and df["relative_l2"][2] > 0
 
     ran = []
-    real = st.run_point
-    monkeypatch.setattr(st, "run_point", lambda task: ran.append(task) or real(task))
+    real = execution.run_point
+    monkeypatch.setattr(execution, "run_point", lambda task: ran.append(task) or real(task))
     study("poisson1d", points=pts, out=tmp_path, executor="serial", **TINY)
     assert ran == []                                # failures are deterministic: not retried
     df2 = study("poisson1d", points=pts, out=tmp_path, executor="serial", retry_failed=True, **TINY)
@@ -158,8 +161,8 @@ def test_process_pool_equals_dask_local_cluster(tmp_path):
 
 def test_problem_parameters_random_search_and_key_errors(tmp_path):
     grid = {"alpha": [0.05, 0.2], "T": (2, 6), "lr": (1e-3, 1e-1, "log")}
-    pts = st._random_points(grid, 5, seed=7)
-    assert pts == st._random_points(grid, 5, seed=7)
+    pts = _random_points(grid, 5, seed=7)
+    assert pts == _random_points(grid, 5, seed=7)
     assert all(p["alpha"] in (0.05, 0.2) and 2 <= p["T"] <= 6 and isinstance(p["T"], int)
                and 1e-3 <= p["lr"] <= 1e-1 for p in pts)
     df = study("heat1d", {"alpha": [0.05, 0.2]}, out=tmp_path, executor="serial",
@@ -214,13 +217,22 @@ def test_sweep_command_line(tmp_path, monkeypatch, capsys):
     assert [r["T"] for r in records] == [2, 4] and [r["seed"] for r in records] == [0, 0]
 
 
-def test_spikepde_study_stays_callable_after_importing_the_module(tmp_path):
-    import spikepde
-    import spikepde.study  # noqa: F401  (rebinds the package attribute to the module)
+def test_modules_are_modules_and_verbs_are_functions(tmp_path):
+    import importlib
+    import types
 
+    import spikepde
+    import spikepde.classification as classification
+    import spikepde.solving as solving
+    import spikepde.sweep as sweep
+
+    for module in (solving, classification, sweep):
+        assert isinstance(module, types.ModuleType)
+        assert importlib.import_module(module.__name__) is module
+    assert spikepde.solve is solving.solve and spikepde.classify is classification.classify
+    assert spikepde.study is sweep.study and spikepde.plot_study is sweep.plot_study
     with pytest.raises(ValueError, match="unknown study key"):
         spikepde.study("poisson1d", {"nope": [1]}, out=tmp_path, executor="serial")
-    assert callable(spikepde.study.plot_study)
 
 
 def test_points_without_steps_take_each_methods_default_budget(tmp_path):
@@ -228,6 +240,6 @@ def test_points_without_steps_take_each_methods_default_budget(tmp_path):
 
     problem = load_problem("poisson1d")
     settings = [{"method": "admm"}, {"method": "bptt"}]
-    points = st._make_points("poisson1d", problem, settings, method="fgrad", steps=None, fixed_options={},
+    points = _make_points("poisson1d", problem, settings, method="fgrad", steps=None, fixed_options={},
                           fixed_params={}, runs_dir=tmp_path)
     assert [(p.task["method"], p.task["steps"]) for p in points] == [("admm", 20), ("bptt", 2000)]

@@ -41,15 +41,7 @@ import torch
 torch.set_num_threads(1)
 
 %matplotlib inline
-import matplotlib.pyplot as plt
 from IPython.display import Image, display
-
-
-def show(fig):
-    """Draw a figure into the notebook (whichever matplotlib backend a module selected)."""
-    display(fig)
-    plt.close(fig)
-
 
 OUT = Path(os.environ.get("SPIKEPDE_NOTEBOOK_OUT") or tempfile.mkdtemp(prefix="spikepde-nb-")) / "{name}"
 OUT.mkdir(parents=True, exist_ok=True)
@@ -132,8 +124,7 @@ x, t = ref.axes["x"], ref.axes["t"]
 fig, ax = plt.subplots(figsize=(6, 3))
 im = ax.pcolormesh(t, x, ref.values, cmap="RdBu_r", shading="auto")
 ax.set(xlabel="t", ylabel="x", title="reference u(x, t)")
-fig.colorbar(im, ax=ax)
-show(fig)'''),
+fig.colorbar(im, ax=ax)'''),
     md(r"""
 ## Solve with the forward gradient
 
@@ -237,8 +228,7 @@ for ax, (name, r) in zip(axes, [("fgrad", r_fgrad), ("bptt", r_bptt), ("ann", r_
     im = ax.pcolormesh(t, x, err, cmap="magma", shading="auto")
     ax.set(title=f"{name}: |error|, rel. L2 {r.metrics['relative_l2']:.2f}", xlabel="t")
     fig.colorbar(im, ax=ax)
-axes[0].set_ylabel("x")
-show(fig)'''),
+axes[0].set_ylabel("x")'''),
     md(r"""
 ## What to expect, and how to scale up
 
@@ -460,8 +450,7 @@ for tt, c in [(0.0, "C0"), (0.5, "C1"), (1.0, "C2")]:
     ax.plot(xs, problem.exact_numpy(pts), c, label=f"exact, t={tt}")
     ax.plot(xs, r.surrogate(pts), c + "--", label=f"spiking surrogate, t={tt}")
 ax.set(xlabel="x", ylabel="u")
-ax.legend(fontsize=7)
-show(fig)'''),
+ax.legend(fontsize=7)'''),
     md(r"""
 ## 6. Conditions satisfied exactly: an output transform
 
@@ -731,16 +720,14 @@ for ax, (col, label) in zip(axes, cols):
     ax.barh(table.index, table[col].astype(float), color="tab:blue")
     ax.set_xlabel(label)
 axes[0].invert_yaxis()
-fig.tight_layout()
-show(fig)'''),
+fig.tight_layout()'''),
     code('''
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for name, h in histories.items():
     if "step" in h and "loss" in h:
         ax.plot(h["step"], h["loss"], label=name)
 ax.set(xlabel="step", ylabel="training loss", yscale="log")
-ax.legend(fontsize=7)
-show(fig)'''),
+ax.legend(fontsize=7)'''),
     md(r"""
 ## Reading the table
 
@@ -782,7 +769,7 @@ model selection uses a validation split only.
 """),
     settings("04_ff", '''
 # Small settings (about two minutes on a 2-core CPU). To scale up: EPOCHS=30 and
-# HIDDEN=(200, 200, 200) (the digits defaults: spikepde.classify.DEFAULTS["digits"]), several
+# HIDDEN=(200, 200, 200) (the digits defaults: spikepde.classification.DEFAULTS["digits"]), several
 # seeds; for MNIST download the IDX files and call classify("mnist", data_dir=...).
 EPOCHS = 10
 HIDDEN = (100, 100)     # spiking neurons per layer (each split into 10 class groups)
@@ -790,7 +777,7 @@ T = 8                   # time steps per image
 ADAPT_EVERY = 2         # adaptation schedule in epochs
 SEED = 0'''),
     code('''
-from spikepde.classify import classify     # (import the function itself, not the module)
+from spikepde import classify
 
 common = dict(epochs=EPOCHS, seed=SEED, quiet=True, hidden=HIDDEN, T=T,
               adapt_every=ADAPT_EVERY, adapt_warmup=ADAPT_EVERY)
@@ -828,7 +815,6 @@ for ax, (name, r) in zip(axes, [("adaptation on", on), ("adaptation off", off)])
                 ax.text(j, i, conf[i, j], ha="center", va="center", fontsize=7)
     ax.set(title=f"{name}: accuracy {r.accuracy:.3f}", xlabel="predicted", ylabel="true",
            xticks=range(10), yticks=range(10))
-show(fig)
 
 pd.DataFrame({"on": on.per_class_accuracy, "off": off.per_class_accuracy}).T.round(3)'''),
     md(r"""
@@ -843,8 +829,7 @@ if sizes:
     for c in range(first.shape[-1]):
         ax.plot(on.history["epoch"], first[:, c], label=str(c))
     ax.set(xlabel="epoch", ylabel="neurons in class group (layer 1)")
-    ax.legend(ncol=5, fontsize=7)
-    show(fig)'''),
+    ax.legend(ncol=5, fontsize=7)'''),
     md(r"""
 ## A spike raster
 
@@ -855,8 +840,8 @@ this picture (`raster.png`), the training curves and the confusion matrix.
     code('''
 from IPython.display import Image, display
 
-display(Image(filename=str(on.out / "raster.png")))
-display(Image(filename=str(on.out / "training.png")))'''),
+display(Image(filename=str(on.paths["raster_plot"])))
+display(Image(filename=str(on.paths["training_plot"])))'''),
     md(r"""
 The network can also be driven directly: `model.layer_spikes(X)` returns the `[T, N, n]`
 spike trains of every layer for standardised inputs (the run's `config.json` stores the
@@ -867,7 +852,7 @@ import json
 import torch
 from sklearn.datasets import load_digits
 
-cfg = json.loads((on.out / "config.json").read_text())
+cfg = json.loads(on.paths["config"].read_text())
 norm = cfg["normalisation"]
 X, y = load_digits(return_X_y=True)
 X = torch.tensor((X[:5] - np.array(norm["per_channel_mean"])) / np.array(norm["per_channel_std"]),
@@ -917,7 +902,7 @@ FIXED = dict(width=16, K=4, lr=1e-2)   # fgrad: activity perturbation, weak-form
 EXECUTOR = "serial"   # one run after the other in this process; None = a local process pool
 USE_DASK = False      # True: also run the study on a local Dask cluster (needs dask.distributed)'''),
     code('''
-from spikepde.study import plot_study, study, summarize   # (the functions, not the module)
+from spikepde import plot_study, study, summarize
 
 df = study(PROBLEM, grid=GRID, seeds=SEEDS, steps=STEPS, out=OUT / "study", executor=EXECUTOR,
            quiet=True, **FIXED)
@@ -937,10 +922,8 @@ a heatmap of the mean error over both parameters.
     code('''
 import matplotlib.pyplot as plt
 
-fig = plot_study(df, x="T", y="relative_l2", hue="alpha")
-show(fig)
-fig = plot_study(df, x="T", y="alpha", value="relative_l2", path=OUT / "study" / "heatmap.png")
-show(fig)
+display(plot_study(df, x="T", y="relative_l2", hue="alpha"))    # a Figure: no pyplot state
+display(plot_study(df, x="T", y="alpha", value="relative_l2", path=OUT / "study" / "heatmap.png"))
 print("saved", OUT / "study" / "heatmap.png")'''),
     md(r"""
 ## Resuming

@@ -582,7 +582,7 @@ class _Loader:
                 raise self.error(f"{field}.relative_l2", "expected a non-negative number")
             secondary = entry.get("secondary", False)
             if not isinstance(secondary, bool):
-                raise self.error(f"{field}.secondary", f"expected true or false")
+                raise self.error(f"{field}.secondary", "expected true or false")
             entries.append({"method": entry["method"], "relative_l2": l2,
                             "source": entry["source"], "note": entry.get("note", ""),
                             "secondary": secondary})

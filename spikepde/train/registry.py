@@ -60,6 +60,14 @@ TRAINERS = Registry("method", {
 })
 
 
+#: classification methods: ``train(X_train, y_train, X_val, y_val, config, *, seed, quiet)`` →
+#: :class:`~spikepde.train.classifier_training.TrainOutput`
+CLASSIFIERS = Registry("classification method", {
+    "ff": "spikepde.train.forward_forward:train",
+    "bptt": "spikepde.train.bptt:train_classifier",
+    "admm": "spikepde.train.admm.classifier:train",
+})
+
 #: the method of ``spikepde solve`` when none is named
 DEFAULT_METHOD = "fgrad"
 

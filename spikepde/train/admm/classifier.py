@@ -12,6 +12,7 @@ from ...snn.network import SpikingMLP
 from .blocks import output_update
 from .config import ADMMConfig
 from .engine import LIFADMM, admm_iteration
+from ..classifier_training import ClassifierConfig, TrainOutput
 from .linalg import user_facing_errors
 
 
@@ -102,3 +103,15 @@ def train_classifier(X_train, y_train, X_val, y_val, *, hidden: int | tuple = 25
                                                 if history["primal_residual"] else float("nan")),
              "admm_config": dataclasses.asdict(cfg), "admm_hidden": list(widths), "admm_T": T}
     return (lambda X: predict(best_params, X)), history, extra
+
+
+def train(X_train, y_train, X_val, y_val, config: ClassifierConfig, *, seed: int = 0,
+          quiet: bool = False) -> TrainOutput:
+    """:func:`train_classifier` behind the classification trainers' common signature: ``hidden``
+    and ``T`` from ``config``, ``config.epochs`` ADMM iterations."""
+    t0 = time.perf_counter()
+    predict, history, extra = train_classifier(X_train, y_train, X_val, y_val, hidden=config.hidden,
+                                               T=config.T, seed=seed, iterations=config.epochs,
+                                               quiet=quiet)
+    return TrainOutput(None, history, None, None, extra.get("activation_bytes"),
+                       time.perf_counter() - t0, predict=predict, extra=dict(extra))

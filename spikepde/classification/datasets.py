@@ -11,8 +11,8 @@ Every loader returns a :class:`ClassificationData` with three disjoint splits:
 * **train**: the rest.
 
 Pixel values are scaled to [0, 1] by the format's fixed range (16 for digits, 255 otherwise),
-which uses no statistic of any split. Data-dependent normalisation (mean/std) is computed later
-from the training split only (:func:`standardise`).
+which uses no statistic of any split. Data-dependent normalisation (per-channel mean/std) is
+computed later from the training split only (:func:`standardise`).
 
 File formats (no pickles are ever loaded):
 
@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
+from ..errors import DataError
 
 SPLIT_SEED = 0          # fixed: splits never depend on the training seed
 DIGITS_TEST_FRACTION = 0.2
@@ -149,16 +149,22 @@ def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndar
     return np.sort(np.concatenate(keep)), np.sort(np.concatenate(held))
 
 
-def standardise(X_train: np.ndarray, *others: np.ndarray, eps: float = 1e-6) -> tuple[np.ndarray, ...]:
-    """Per-feature ``(x − μ)/σ`` with μ, σ from ``X_train`` only, applied to every array.
+def standardise(X_train: np.ndarray, *others: np.ndarray, eps: float = 1e-6) -> tuple[tuple[np.ndarray, ...], dict]:
+    """Per-channel ``(x − μ_c)/(σ_c + eps)`` with μ, σ from ``X_train`` only, flattened to ``[N, D]``.
 
-    Features that are constant on the training split (σ < eps, e.g. the always-blank corner
-    pixels of digits) get σ := 1 so they stay finite on unseen data.
+    The one normalisation of the classification protocol (every method, the command line and
+    the benchmarks): arrays are ``[N, C, ...]`` (channel axis 1); each channel's mean and
+    standard deviation over the training split's samples and positions is applied to every
+    array. Returns the float32 arrays and the statistics (for ``config.json``).
     """
-    mean = X_train.mean(axis=0, keepdims=True)
-    std = X_train.std(axis=0, keepdims=True)
-    std = np.where(std < eps, 1.0, std)
-    return tuple(((X - mean) / std).astype(np.float32) for X in (X_train,) + others)
+    axes = (0,) + tuple(range(2, X_train.ndim))
+    mean = X_train.mean(axis=axes, keepdims=True)
+    std = X_train.std(axis=axes, keepdims=True) + eps
+    arrays = tuple(((X - mean) / std).reshape(len(X), -1).astype(np.float32, copy=False)
+                   for X in (X_train,) + others)
+    stats = {"per_channel_mean": mean.ravel().tolist(), "per_channel_std": std.ravel().tolist(),
+             "from": "training split only"}
+    return arrays, stats
 
 
 # --------------------------------------------------------------------------- digits
@@ -208,20 +214,6 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         raise DataError(f"{path}: IDX header announces {dims} = {expected} bytes of data, "
                         f"file holds {len(raw) - header}")
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
-
-
-def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
-    """Write a ``uint8`` array as an IDX file (gzip'd when ``path`` ends in ``.gz``).
-
-    The inverse of :func:`read_idx`; used by the tests to build small files in the real format.
-    """
-    path = Path(path)
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "wb") as fh:
-        fh.write(header + array.tobytes())
-    return path
 
 
 def _find_file(folders: list[Path], stem: str) -> Path | None:
@@ -279,14 +271,6 @@ def read_cifar_batch(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     if labels.max() > 9:
         raise DataError(f"{path}: CIFAR-10 labels must lie in 0..9, found {labels.max()}")
     return records[:, 1:].reshape(-1, 3, 32, 32), labels
-
-
-def write_cifar_batch(path: str | os.PathLike, images: np.ndarray, labels: np.ndarray) -> Path:
-    """Write ``uint8 [N, 3, 32, 32]`` images and labels as a CIFAR-10 binary batch (for tests)."""
-    images = np.ascontiguousarray(images, dtype=np.uint8).reshape(len(labels), -1)
-    records = np.concatenate([np.asarray(labels, dtype=np.uint8)[:, None], images], axis=1)
-    Path(path).write_bytes(records.tobytes())
-    return Path(path)
 
 
 def _load_cifar10(data_dir):

@@ -1,11 +1,14 @@
 """``spikepde.classify``: image classification with the spiking engine (FF, BPTT or ADMM).
 
+The methods are looked up in :data:`spikepde.train.registry.CLASSIFIERS`; this module holds the
+evaluation protocol around them and the run directory.
+
 Evaluation protocol (the honest one; FFGAF-SNN's public code differs on every point, see
 ``shared/research/seeds.md`` §3.6):
 
 * **splits**: the test set is fixed (the data set's own, or a stratified 20 % of ``digits``
   drawn with a fixed seed); a stratified validation split is carved from the training part
-  (:mod:`spikepde.datasets`);
+  (:mod:`spikepde.classification.datasets`);
 * **normalisation**: per-channel mean and standard deviation from the *training split only*;
 * **eval mode**: batch normalisation uses its running statistics (folded into the weights), no
   dropout, spikes from the true LIF forward pass (no surrogate, no straight-through path);
@@ -21,22 +24,20 @@ set high-water mark) after training minus the resident set size just before trai
 from __future__ import annotations
 
 import os
-import sys
 import resource
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 
-from .datasets import ClassificationData, load_dataset
-from .runs import RunDir
-from .snn.energy import energy_report
-from .train.forward_forward import FFConfig, SpikingClassifier, combine_scores
-
-METHODS = ("ff", "bptt", "admm")
+from ..runs import RunDir
+from ..snn.classifier import SpikingClassifier, combine_scores
+from ..snn.energy import energy_report
+from ..train.classifier_training import ClassifierConfig
+from ..train.registry import CLASSIFIERS
+from .datasets import ClassificationData, load_dataset, standardise
 
 # Per-data-set defaults (overridable through **options). The MLP is the only body implemented.
 DEFAULTS = {
@@ -61,7 +62,8 @@ class ClassifyResult:
         metrics: everything written to ``metrics.json``.
         history: per-epoch training record.
         config: everything written to ``config.json``.
-        out: the run directory (None when nothing was written).
+        paths: name → path of every file written (empty when ``out`` is None), as
+            :attr:`spikepde.RunResult.paths`.
         model: the trained :class:`SpikingClassifier` (None for ADMM).
         predict: ``predict(X [N, D] standardised) -> scores [N, C]``.
     """
@@ -75,7 +77,7 @@ class ClassifyResult:
     metrics: dict
     history: dict
     config: dict
-    out: Path | None = None
+    paths: dict[str, Path] = field(default_factory=dict)
     model: SpikingClassifier | None = None
     predict: Callable | None = field(default=None, repr=False)
 
@@ -89,10 +91,11 @@ def classify(dataset: str = "digits", method: str = "ff", epochs: int | None = N
 
     Args:
         dataset: ``digits`` (default, offline), ``mnist``, ``fashion-mnist`` or ``cifar10``.
-        method: ``ff`` (Forward-Forward, layer-local, :mod:`spikepde.train.forward_forward`),
-            ``bptt`` (surrogate-gradient BPTT on the same network,
-            :mod:`spikepde.train.classify_bptt`) or ``admm`` (delegated to
-            ``spikepde.train.admm.train_classifier``, see below).
+        method: a name of :data:`~spikepde.train.registry.CLASSIFIERS`: ``ff`` (Forward-Forward,
+            layer-local, :mod:`spikepde.train.forward_forward`), ``bptt`` (surrogate-gradient
+            BPTT on the same network, :mod:`spikepde.train.bptt`) or ``admm`` (closed-form
+            ADMM on a LIF MLP, :mod:`spikepde.train.admm.classifier`; full batch, its model
+            selection reads only the validation split).
         epochs: training epochs (ADMM: iterations); None = the data set's default.
         seed: seeds the one generator of the trainer (init, shuffling, dropout, negatives).
             The splits do not depend on it. Same seed → same numbers on CPU.
@@ -106,27 +109,17 @@ def classify(dataset: str = "digits", method: str = "ff", epochs: int | None = N
             (label in the input, C passes).
         plots: write the PNG figures into ``out``.
         limit: keep at most this many training and test samples (smoke runs).
-        **options: any :class:`~spikepde.train.forward_forward.FFConfig` field (``hidden``,
-            ``T``, ``lr``, ``batch_size``, ``dropout``, ``goodness_scale``, ``adapt_alpha``,
-            ``adapt_every``, ``adapt_mode``, …) and ``val_fraction``.
-
-    ADMM contract (implemented in ``spikepde.train.admm`` by its owner)::
-
-        train_classifier(X_train, y_train, X_val, y_val, *, hidden, T, seed, iterations, quiet)
-            -> (predict_fn, history: dict, extra_metrics: dict)
-
-    with standardised float32 ``[N, D]`` tensors and int64 labels; ``predict_fn(X) -> [N, C]``
-    scores computed with the true LIF forward pass. Model selection inside it must use only
-    ``X_val``/``y_val``.
+        **options: any :class:`~spikepde.train.classifier_training.ClassifierConfig` field
+            (``hidden``, ``T``, ``lr``, ``batch_size``, ``dropout``, ``goodness_scale``,
+            ``adapt_alpha``, ``adapt_every``, ``adapt_mode``, …) and ``val_fraction``.
 
     Returns:
         A :class:`ClassifyResult`; ``metrics["selection"] == "validation"``.
     Raises:
         DataError: data files missing or malformed. ValueError: unknown method/option.
-        NotImplementedError: ``admm`` without ``spikepde.train.admm.train_classifier``.
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown method '{method}'; choose one of {', '.join(METHODS)}")
+    if method not in CLASSIFIERS:
+        raise ValueError(f"unknown method '{method}'; choose one of {', '.join(CLASSIFIERS)}")
     key = dataset.lower().replace("_", "-").replace("cifar-10", "cifar10")
     settings = {**DEFAULTS.get(key, DEFAULTS["digits"]), **options}
     if epochs is not None:
@@ -151,66 +144,41 @@ def classify(dataset: str = "digits", method: str = "ff", epochs: int | None = N
     result.metrics.update(memory)
     result.metrics.update({"wall_time_s": wall, "train_seconds": trained.get("train_seconds", wall),
                            "cpu_time_s": cpu, "torch_threads": torch.get_num_threads()})
-    result.config, result.out = run_config, run.path
-    _write_run(run, result, trained, tensors, data, plots)
+    result.config = run_config
+    result.paths = _write_run(run, result, tensors, data, plots)
     return result
 
 
 # --------------------------------------------------------------------------- pieces
-def _make_config(settings: dict, variant: str, adaptation: bool) -> FFConfig:
-    known = {f.name for f in fields(FFConfig)}
+def _make_config(settings: dict, variant: str, adaptation: bool) -> ClassifierConfig:
+    known = {f.name for f in fields(ClassifierConfig)}
     unknown = sorted(set(settings) - known)
     if unknown:
         raise ValueError(f"unknown classify option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    return FFConfig(**{**settings, "variant": variant, "adaptation": adaptation})
+    return ClassifierConfig(**{**settings, "variant": variant, "adaptation": adaptation})
 
 
 def _prepare(data: ClassificationData, device: str):
-    """Flatten, standardise per channel with training-split statistics, move to ``device``."""
-    axes = (0,) + tuple(range(2, data.X_train.ndim))
-    mean = data.X_train.mean(axis=axes, keepdims=True)
-    std = data.X_train.std(axis=axes, keepdims=True) + 1e-6
-
-    def to_tensor(X):
-        return torch.as_tensor(((X - mean) / std).reshape(len(X), -1), dtype=torch.float32, device=device)
-
-    tensors = {"X_train": to_tensor(data.X_train), "X_val": to_tensor(data.X_val), "X_test": to_tensor(data.X_test)}
+    """Flatten and standardise per channel with training-split statistics, move to ``device``."""
+    arrays, norm = standardise(data.X_train, data.X_val, data.X_test)
+    tensors = {f"X_{split}": torch.as_tensor(X, dtype=torch.float32, device=device)
+               for split, X in zip(("train", "val", "test"), arrays)}
     for split in ("train", "val", "test"):
         tensors[f"y_{split}"] = torch.as_tensor(getattr(data, f"y_{split}"), dtype=torch.long, device=device)
-    norm = {"per_channel_mean": mean.ravel().tolist(), "per_channel_std": std.ravel().tolist(),
-            "from": "training split only"}
     return tensors, norm
 
 
-def _train(method: str, t: dict, config: FFConfig, seed: int, quiet: bool) -> dict:
-    args = (t["X_train"], t["y_train"], t["X_val"], t["y_val"])
-    if method == "admm":
-        return _train_admm(args, config, seed, quiet)
-    if method == "ff":
-        from .train.forward_forward import train
-    else:
-        from .train.classify_bptt import train
-    res = train(*args, config, seed=seed, quiet=quiet)
-    return {"model": res.model, "history": res.history, "best_epoch": res.best_epoch,
-            "val_accuracy": res.val_accuracy, "activation_bytes": res.activation_bytes,
-            "train_seconds": res.train_seconds, "extra": {}}
+def _train(method: str, t: dict, config: ClassifierConfig, seed: int, quiet: bool) -> dict:
+    res = CLASSIFIERS[method](t["X_train"], t["y_train"], t["X_val"], t["y_val"], config, seed=seed,
+                              quiet=quiet)
+    return {"model": res.model, "predict": res.predict, "history": res.history,
+            "best_epoch": res.best_epoch, "val_accuracy": res.val_accuracy,
+            "activation_bytes": res.activation_bytes, "train_seconds": res.train_seconds,
+            "extra": dict(res.extra)}
 
 
-def _train_admm(args, config: FFConfig, seed: int, quiet: bool) -> dict:
-    try:
-        from .train import admm
-    except ImportError:
-        admm = None
-    if admm is None or not hasattr(admm, "train_classifier"):
-        raise NotImplementedError("method 'admm' needs spikepde.train.admm.train_classifier(X_train, y_train, "
-                                  "X_val, y_val, *, hidden, T, seed, iterations, quiet), which is not available yet")
-    predict, history, extra = admm.train_classifier(*args, hidden=config.hidden, T=config.T, seed=seed,
-                                                    iterations=config.epochs, quiet=quiet)
-    return {"model": None, "predict": predict, "history": history, "extra": dict(extra or {}),
-            "activation_bytes": (extra or {}).get("activation_bytes")}
-
-
-def _evaluate(trained: dict, t: dict, data: ClassificationData, method: str, config: FFConfig) -> ClassifyResult:
+def _evaluate(trained: dict, t: dict, data: ClassificationData, method: str,
+              config: ClassifierConfig) -> ClassifyResult:
     """Score the selected model on the test set — the only place the test set is used."""
     model: SpikingClassifier | None = trained["model"]
     y = t["y_test"]
@@ -242,7 +210,7 @@ def _evaluate(trained: dict, t: dict, data: ClassificationData, method: str, con
     if model is not None:
         metrics.update(_energy(model, t["X_test"]))
     return ClassifyResult(data.name, method, metrics["test_accuracy"], per_layer, per_class,
-                          confusion.tolist(), metrics, trained["history"], {}, None, model, predict)
+                          confusion.tolist(), metrics, trained["history"], {}, {}, model, predict)
 
 
 def _energy(model: SpikingClassifier, X: torch.Tensor) -> dict:
@@ -287,59 +255,48 @@ def _memory_report(rss_before: int, device: str) -> dict:
     return report
 
 
-def _write_run(run: RunDir, result: ClassifyResult, trained: dict, t: dict, data, plots: bool) -> None:
+def _write_run(run: RunDir, result: ClassifyResult, t: dict, data, plots: bool) -> dict[str, Path]:
+    """Write metrics, history, checkpoint and plots; name → path of every file of the run."""
     if not run:
-        return
-    run.write_json("metrics.json", result.metrics)
-    run.write_json("history.json", result.history)
+        return {}
+    paths = {"config": run.file("config.json")}
+    paths["metrics"] = run.write_json("metrics.json", result.metrics)
+    paths["history"] = run.write_json("history.json", result.history)
     if result.model is not None:
-        run.save_checkpoint({"model": result.model.state(), "method": result.method,
-                             "config": result.config["model"], "seed": result.config["seed"],
-                             "normalisation": result.config["normalisation"]})
+        paths["checkpoint"] = run.save_checkpoint({
+            "model": result.model.state(), "method": result.method, "config": result.config["model"],
+            "seed": result.config["seed"], "normalisation": result.config["normalisation"]})
     if plots:
-        _plots(run, result, t, data)
+        paths.update(_plots(run, result, t, data))
+    return paths
 
 
-def _plots(run: RunDir, result: ClassifyResult, t: dict, data) -> None:
-    from . import plot_classify as pc
+def _plots(run: RunDir, result: ClassifyResult, t: dict, data) -> dict[str, Path]:
+    from . import plots as pc
 
     classes = list(data.classes)
-    pc.plot_confusion(result.confusion, classes, run.file("confusion.png"))
+    paths = {"confusion_plot": pc.plot_confusion(result.confusion, classes, run.file("confusion.png"))}
     sizes = None
     if result.model is not None and result.model.variant == "cwc":
         sizes = torch.bincount(result.model.groups[0], minlength=len(classes)).tolist()
-    pc.plot_per_class(result.per_class_accuracy, classes, run.file("per_class_accuracy.png"), sizes)
+    paths["per_class_plot"] = pc.plot_per_class(result.per_class_accuracy, classes,
+                                                run.file("per_class_accuracy.png"), sizes)
     if result.history.get("epoch"):
-        pc.plot_training(result.history, run.file("training.png"))
+        paths["training_plot"] = pc.plot_training(result.history, run.file("training.png"))
     if result.model is not None:
         x = t["X_test"][:1]
         if result.model.variant == "hinton":
             x = result.model.with_label(x, t["y_test"][:1])
         spikes = [s[:, 0].cpu().numpy() for s in result.model.layer_spikes(x)]
-        pc.plot_raster(spikes, run.file("raster.png"),
-                       title=f"spikes of test sample 0 (class {classes[int(t['y_test'][0])]})")
+        paths["raster_plot"] = pc.plot_raster(
+            spikes, run.file("raster.png"), title=f"spikes of test sample 0 (class {classes[int(t['y_test'][0])]})")
+    return paths
 
 
 def load_classifier(path: str | os.PathLike) -> tuple[SpikingClassifier, dict]:
     """Rebuild a trained classifier from a run directory's ``checkpoint.pt`` (weights_only load)."""
-    from .runs import load_checkpoint
+    from ..runs import load_checkpoint
 
     path = Path(path)
     state = load_checkpoint(path / "checkpoint.pt" if path.is_dir() else path)
     return SpikingClassifier.from_state(state["model"]), state
-
-
-__all__ = ["classify", "ClassifyResult", "load_classifier", "METHODS", "DEFAULTS"]
-
-
-
-
-# ``import spikepde.classify`` (which the lazy ``spikepde.classify`` wrapper also does on its
-# first call) rebinds the package attribute to this module, so the module itself must be
-# callable for ``spikepde.classify(...)`` to keep working (the same fix as spikepde.study).
-class _CallableModule(type(sys.modules[__name__])):
-    def __call__(self, *args, **kwargs):
-        return classify(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -1,24 +1,23 @@
 """Plots of a classification run: confusion matrix, per-class accuracy, training curves, spike raster.
 
-Each function draws one figure, saves it to ``path`` (PNG) and closes it; nothing is shown, so
-they run headless (the Agg backend) inside tests and benchmarks.
+Each function draws one figure and saves it to ``path`` (PNG, written atomically). Figures are
+``matplotlib.figure.Figure`` objects (no pyplot state, no backend switch), so they render
+headless in tests and benchmarks and leave a notebook's backend alone.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from ..plotting import new_figure, save_figure
 
 
 def plot_confusion(confusion, classes, path) -> Path:
     """Row-normalised confusion matrix ``P(predicted = j | true = i)`` with the counts written in."""
     conf = np.asarray(confusion, dtype=float)
     norm = conf / np.maximum(conf.sum(1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(5.5, 4.8))
+    fig, ax = new_figure(figsize=(5.5, 4.8), layout="tight")
     im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     for i in range(len(conf)):
         for j in range(len(conf)):
@@ -30,12 +29,12 @@ def plot_confusion(confusion, classes, path) -> Path:
     ax.set_xticklabels(classes, rotation=90, fontsize=7)
     ax.set_yticklabels(classes, fontsize=7)
     fig.colorbar(im, ax=ax, fraction=0.046)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_per_class(per_class, classes, path, group_sizes=None) -> Path:
     """Bar chart of per-class test accuracy; the final class-group sizes of layer 1 on a twin axis."""
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = new_figure(figsize=(6, 3.5), layout="tight")
     x = np.arange(len(classes))
     ax.bar(x, per_class, color="tab:blue", label="test accuracy")
     ax.set(xticks=x, ylim=(min(0.5, min(per_class) - 0.05), 1.0), ylabel="accuracy",
@@ -46,12 +45,12 @@ def plot_per_class(per_class, classes, path, group_sizes=None) -> Path:
         twin.plot(x, group_sizes, "o-", color="tab:orange", label="group size (layer 1)")
         twin.set_ylabel("units in class group")
         twin.legend(loc="lower right", fontsize=7)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_training(history: dict, path) -> Path:
     """Per-layer training loss and validation accuracy (per layer and overall) against the epoch."""
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.5))
+    fig, (a1, a2) = new_figure(1, 2, figsize=(9, 3.5), layout="tight")
     epochs = history["epoch"]
     losses = np.asarray(history["loss_per_layer"])
     for l in range(losses.shape[1] if losses.ndim == 2 else 0):
@@ -64,12 +63,13 @@ def plot_training(history: dict, path) -> Path:
     a2.plot(epochs, history["val_accuracy"], "k-", lw=1.5, label="overall (readout)")
     a2.set(xlabel="epoch", ylabel="validation accuracy", title="validation accuracy")
     a2.legend(fontsize=7)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_raster(layer_spikes, path, title: str = "spike raster of one test sample") -> Path:
     """Raster of every layer's spikes for one sample: ``layer_spikes`` is a list of ``[T, n]`` arrays."""
-    fig, axes = plt.subplots(1, len(layer_spikes), figsize=(3.2 * len(layer_spikes), 3.2), squeeze=False)
+    fig, axes = new_figure(1, len(layer_spikes), figsize=(3.2 * len(layer_spikes), 3.2), squeeze=False,
+                           layout="tight")
     for l, (ax, s) in enumerate(zip(axes[0], layer_spikes)):
         s = np.asarray(s)
         t, n = np.nonzero(s)
@@ -77,13 +77,4 @@ def plot_raster(layer_spikes, path, title: str = "spike raster of one test sampl
         ax.set(xlim=(-0.5, s.shape[0] - 0.5), ylim=(-0.5, s.shape[1] - 0.5), xlabel="time step",
                ylabel="neuron" if l == 0 else None, title=f"layer {l + 1} (rate {s.mean():.2f})")
     fig.suptitle(title)
-    return _save(fig, path)
-
-
-def _save(fig, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -1,4 +1,14 @@
-"""Keep glibc's allocator from returning large tensor buffers to the OS after every use.
+"""Process-wide settings the library offers but never changes by itself.
+
+* :func:`tune_allocator`: keep glibc's allocator from returning large buffers to the OS.
+* :func:`limit_threads`: one process, n threads (a parameter study's workers).
+
+Both change state that belongs to the whole process, so only an application calls them (the
+``spikepde`` command does, a study's worker processes do); importing or calling anything else in
+the package changes no process setting.
+
+Allocator tuning
+----------------
 
 Why: glibc serves every allocation above its mmap threshold (128 KiB at start) with a fresh
 ``mmap`` and unmaps it on free, and trims the heap top whenever more than 128 KiB is free. A
@@ -13,9 +23,11 @@ Cost: freed memory is kept (resident) up to ``trim_threshold`` above what is in 
 resident set of a long run sits near its peak instead of falling back. Peak memory is
 unchanged.
 
-The CLI calls :func:`tune_allocator` at start (set ``SPIKEPDE_MALLOC_TUNING=0`` to skip);
-library users may call it once at the top of a script or notebook. It does nothing off glibc
-(macOS, Windows, musl) and returns False there.
+The engine itself reuses its ``[T, B, n]`` buffers (a per-network workspace, see
+:mod:`spikepde.snn.network`), so a notebook gets its speed without this knob; the knob still
+helps allocation-heavy code around it. The CLI calls :func:`tune_allocator` at start (set
+``SPIKEPDE_MALLOC_TUNING=0`` to skip); library users may call it once at the top of a script.
+It does nothing off glibc (macOS, Windows, musl) and returns False there.
 """
 from __future__ import annotations
 
@@ -28,9 +40,6 @@ _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 _MMAP_THRESHOLD_MAX = 32 * 1024 * 1024      # glibc's cap on 64-bit (larger values are refused)
 
-_tuned = False
-
-
 def tune_allocator(mmap_threshold: int = _MMAP_THRESHOLD_MAX, trim_threshold: int = 1 << 30) -> bool:
     """Raise glibc's mmap and trim thresholds for this process (see the module docstring).
 
@@ -41,7 +50,6 @@ def tune_allocator(mmap_threshold: int = _MMAP_THRESHOLD_MAX, trim_threshold: in
     Returns:
         True if both settings were applied (Linux with glibc), False otherwise.
     """
-    global _tuned
     if not sys.platform.startswith("linux") or os.environ.get("SPIKEPDE_MALLOC_TUNING", "1") == "0":
         return False
     if not 0 < mmap_threshold <= _MMAP_THRESHOLD_MAX:
@@ -52,12 +60,20 @@ def tune_allocator(mmap_threshold: int = _MMAP_THRESHOLD_MAX, trim_threshold: in
     except (OSError, AttributeError):
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    ok = bool(mallopt(_M_MMAP_THRESHOLD, int(mmap_threshold))) and \
+    return bool(mallopt(_M_MMAP_THRESHOLD, int(mmap_threshold))) and \
         bool(mallopt(_M_TRIM_THRESHOLD, int(min(trim_threshold, 2**31 - 1))))
-    _tuned = _tuned or ok
-    return ok
 
 
-def allocator_tuned() -> bool:
-    """Whether :func:`tune_allocator` succeeded in this process."""
-    return _tuned
+def limit_threads(n: int) -> None:
+    """One process, ``n`` threads: torch's intra- and inter-op pools and the OpenMP/MKL/BLAS
+    environment (read by libraries that start later in the process)."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(n)
+    import torch
+
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    try:
+        torch.set_num_interop_threads(n)
+    except RuntimeError:   # only allowed before the first inter-op task; then it is already set
+        pass
