@@ -3,10 +3,10 @@
 Run:  python benchmarks/engine.py [--repeats 10] [--quick]
 Writes benchmarks/results/engine.md and prints it.
 
-Conventions: float32, ``torch.set_num_threads(2)``, ``torch.set_flush_denormal(True)`` (the
-surrogate derivatives of far-from-threshold neurons underflow to subnormal numbers, which
-x86 CPUs process tens of times slower; flushing changes no spike and no value above 1e-38).
-Times are medians of ``--repeats`` runs after one warm-up; each section's ratios come from the
+Conventions: float32, ``torch.set_num_threads(2)``; no process setting beyond the thread count
+(the library keeps subnormal numbers out of its surrogate derivatives itself, and reuses its
+buffers without the allocator setting; ``--malloc-tuning on`` adds the CLI's
+``tune_allocator()``). Times are medians of ``--repeats`` runs after one warm-up; each section's ratios come from the
 same run. Memory is measured in a fresh subprocess per configuration.
 """
 from __future__ import annotations
@@ -47,7 +47,6 @@ BETA = 0.9
 
 def setup_torch():
     torch.set_num_threads(THREADS)
-    torch.set_flush_denormal(True)
 
 
 def median_time(fn, repeats: int, warmup: int = 1) -> float:
@@ -93,6 +92,7 @@ def snntorch_forward_fn(params, T: int, dtype=torch.float32):
         ro.bias.copy_(params["readout.bias"])
 
     def forward(x):
+        spk = None
         mems = [lif.init_leaky() for lif in lifs]
         cur0 = fcs[0](x)                           # constant input current, computed once
         total = 0
@@ -110,7 +110,7 @@ def snntorch_forward_fn(params, T: int, dtype=torch.float32):
 
 def bench_forward(repeats: int, Ts, widths, compile_: bool = True):
     rows = []
-    from spikepde.snn.compiled import compiled_forward
+    from spikepde.snn.fast_forward import compiled_forward
     g = torch.Generator().manual_seed(1)
     X = torch.rand(BATCH, 2, generator=g) * 2 - 1
     for width in widths:
@@ -174,6 +174,40 @@ def matmul_ceiling_time(width: int, T: int, repeats: int) -> float:
         for _ in range(DEPTH - 1):
             A @ W
     return median_time(run, repeats)
+
+
+def allocator_child(mode: str, repeats: int) -> dict:
+    """In a fresh process: the forward row (width 64, T = 16) of this engine and of snnTorch, with
+    the library's defaults (``mode="library"``: nothing but ``import spikepde``, as a notebook or
+    a Python study gets it) or as the CLI runs (``"cli"``: ``tune_allocator()`` first)."""
+    tuned = False
+    if mode == "cli":
+        from spikepde import tune_allocator
+        tuned = tune_allocator()
+    setup_torch()
+    net, params = make_net(64, 16)
+    X = torch.rand(BATCH, 2, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    snn_fwd = snntorch_forward_fn(params, 16)
+    with torch.no_grad():
+        same = bool(torch.equal(net.forward(params, X, differentiable=False),
+                                net.readout(params, net._hidden_spikes_functional(
+                                    params, X, differentiable=False)[-1].mean(0))))
+        t_ours = median_time(lambda: net.forward(params, X, differentiable=False), repeats)
+        t_snn = median_time(lambda: snn_fwd(X), repeats)
+    return dict(allocator=mode, malloc_tuned=tuned, width=64, T=16, batch=BATCH, ours_ms=t_ours * 1e3,
+                snntorch_ms=t_snn * 1e3, speedup=t_snn / t_ours, equals_functional=same,
+                workspace_mb=net.workspace.nbytes / 2 ** 20)
+
+
+def bench_allocator(repeats: int) -> list[dict]:
+    """Both allocator rows, each in a fresh process, one after the other (same run, same load)."""
+    rows = []
+    for mode in ("library", "cli"):
+        proc = subprocess.run([sys.executable, __file__, "--allocator-child", mode, "--repeats", str(repeats),
+                               "--threads", str(THREADS)], capture_output=True, text=True, check=True)
+        rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
 
 
 # ------------------------------------------------------------------ 2. fgrad step cost
@@ -301,32 +335,32 @@ def bench_memory(Ts, K: int, methods=("fgrad", "fgrad-activity", "bptt", "admm")
 
 # ------------------------------------------------------------------ report
 def load_rows(path: Path):
-    """Forward, fgrad-cost and memory rows from a log of this script's printed JSON lines, and
-    the log's '#' lines (which command printed the rows below them, and how)."""
-    fwd, fg, mem, sources = [], [], [], []
+    """Forward, fgrad-cost, memory and allocator rows from a log of this script's printed JSON
+    lines, and the log's '#' lines (which command printed the rows below them, and how)."""
+    fwd, fg, mem, alloc, sources = [], [], [], [], []
     for line in path.read_text().splitlines():
         if line.startswith("#"):
             sources.append(line.lstrip("# ").strip())
         elif line.startswith("{"):
             r = json.loads(line)
-            (fwd if "width" in r else fg if "problem" in r else mem).append(r)
-    return fwd, fg, mem, sources
+            (alloc if "allocator" in r else fwd if "width" in r else fg if "problem" in r else mem).append(r)
+    return fwd, fg, mem, alloc, sources
 
 
-def render(fwd, fg, mem, args, t_total) -> str:
-    if not set(args.only.split(",")) & {"forward", "fgrad", "memory"}:
+def render(fwd, fg, mem, alloc, args, t_total) -> str:
+    if not set(args.only.split(",")) & {"forward", "fgrad", "memory", "allocator"}:
         # nothing measured in this process: say where every row came from instead of this run's conditions
         return "\n".join(["# Engine benchmark (issue 6)", "",
                           f"Rendered by `python benchmarks/engine.py {' '.join(sys.argv[1:])}` from the rows "
-                          f"printed by these runs (kept in `{args.reuse_rows}`): float32, flush-denormal on, "
-                          f"batch {BATCH}, depth {DEPTH}, LIF β={BETA}, θ=1, subtract reset, glibc allocator "
-                          f"tuned, medians of 10 after a warm-up (reference fgrad path: 3); "
+                          f"printed by these runs (kept in `{args.reuse_rows}`; each line below says how it "
+                          f"ran): float32, batch {BATCH}, depth {DEPTH}, LIF β={BETA}, θ=1, subtract reset, "
+                          f"medians of 10 after a warm-up (reference fgrad path: 3); "
                           f"{os.cpu_count()} CPUs, torch {torch.__version__}.", ""]
                          + [f"- {source}" for source in args.log_sources] + [""]
-                         + _sections(fwd, fg, mem))
+                         + _sections(fwd, fg, mem, alloc))
     lines = ["# Engine benchmark (issue 6)", "",
              f"`python benchmarks/engine.py {' '.join(sys.argv[1:])}` — {platform.processor() or platform.machine()}, "
-             f"{os.cpu_count()} CPUs, torch {torch.__version__}, {THREADS} threads, float32, flush-denormal on, "
+             f"{os.cpu_count()} CPUs, torch {torch.__version__}, {THREADS} threads, float32, "
              f"batch {BATCH}, depth {DEPTH}, LIF β={BETA}, θ=1, subtract reset, glibc allocator "
              f"{'tuned (spikepde.tune_allocator: buffers reused, not page-faulted afresh)' if args.malloc_tuned else 'at its defaults'} "
              f"in every process (memory children included). Medians of {args.repeats} "
@@ -336,11 +370,26 @@ def render(fwd, fg, mem, args, t_total) -> str:
     if args.reuse_rows:
         lines += [f"Sections not in `--only {args.only}` are the rows printed by an earlier run, read "
                   f"from `{args.reuse_rows}` (its header line says which command and conditions).", ""]
-    return "\n".join(lines + _sections(fwd, fg, mem))
+    return "\n".join(lines + _sections(fwd, fg, mem, alloc))
 
 
-def _sections(fwd, fg, mem) -> list[str]:
+def _sections(fwd, fg, mem, alloc=()) -> list[str]:
     lines = []
+    if alloc:
+        lines += ["## The library's speed without process settings", "",
+                  "Each row in a fresh process, both in one run: `library` = only `import spikepde` (what "
+                  "a notebook or a Python parameter study gets), `cli` = `spikepde.tune_allocator()` "
+                  "first, as the `spikepde` command does. Width 64, depth 3, T = 16, the forward pass "
+                  "`SpikingMLP.forward(differentiable=False)` against snnTorch on the same weights "
+                  "(outputs of our fast path checked equal to the functional path first). The engine "
+                  "keeps its two `[T, B, n]` buffers in the network's workspace between calls.", "",
+                  "| process | allocator tuned | ours ms | snnTorch ms | speed-up | workspace MB | equal |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in alloc:
+            lines.append(f"| {r['allocator']} | {'yes' if r['malloc_tuned'] else 'no'} | {r['ours_ms']:.1f} | "
+                         f"{r['snntorch_ms']:.1f} | {r['speedup']:.2f}× | {r['workspace_mb']:.1f} | "
+                         f"{'yes' if r['equals_functional'] else 'NO'} |")
+        lines.append("")
     if fwd:
         lines += ["## Forward pass vs snnTorch, and vs the matmul ceiling", "",
                   "`eager` = `SpikingMLP.forward(differentiable=False)` (layer-major: one matmul per layer on "
@@ -417,7 +466,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--ref-repeats", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="small sweep for a smoke test")
-    ap.add_argument("--only", default="forward,fgrad,memory")
+    ap.add_argument("--only", default="allocator,forward,fgrad,memory")
     ap.add_argument("--widths", default="64,256")
     ap.add_argument("--Ts", default="8,16,64", help="forward-pass sweep")
     ap.add_argument("--Ks", default="1,4,16,64")
@@ -435,9 +484,13 @@ def main():
                          "(one JSON object per line, as this script prints them), e.g. a quiet-machine "
                          "run of the timing sections; the report says which rows came from where")
     ap.add_argument("--memory-child", nargs=3, metavar=("METHOD", "T", "K"))
+    ap.add_argument("--allocator-child", choices=["library", "cli"])
     args = ap.parse_args()
     THREADS = args.threads
     os.environ["ENGINE_BENCH_THREADS"] = str(THREADS)
+    if args.allocator_child:
+        print(json.dumps(allocator_child(args.allocator_child, args.repeats)))
+        return
     if args.memory_child:
         m, T, K = args.memory_child
         print(json.dumps(memory_child(m, int(T), int(K))))
@@ -459,10 +512,11 @@ def main():
     fg = bench_fgrad(args.repeats, Ks, args.ref_repeats, tuple(args.problems.split(","))) \
         if "fgrad" in only else []
     mem = bench_memory(mem_Ts, 16, tuning=args.malloc_tuning) if "memory" in only else []
+    alloc = bench_allocator(args.repeats) if "allocator" in only else []
     if args.reuse_rows:
-        old_fwd, old_fg, old_mem, args.log_sources = load_rows(Path(args.reuse_rows))
-        fwd, fg, mem = fwd or old_fwd, fg or old_fg, mem or old_mem
-    text = render(fwd, fg, mem, args, time.perf_counter() - t0)
+        old_fwd, old_fg, old_mem, old_alloc, args.log_sources = load_rows(Path(args.reuse_rows))
+        fwd, fg, mem, alloc = fwd or old_fwd, fg or old_fg, mem or old_mem, alloc or old_alloc
+    text = render(fwd, fg, mem, alloc, args, time.perf_counter() - t0)
     out = ROOT / "benchmarks" / "results" / args.output
     out.parent.mkdir(parents=True, exist_ok=True)
     if not args.quick:

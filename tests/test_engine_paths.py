@@ -1,10 +1,11 @@
 """The fast evaluation paths of the spiking engine are pinned to the reference (functional) path."""
+import dataclasses
 import warnings
 
 import pytest
 import torch
 
-from spikepde.snn import compiled as compiled_mod
+from spikepde.snn import fast_forward as compiled_mod
 from spikepde.snn.lif import LIFConfig
 from spikepde.snn.network import SpikingMLP
 
@@ -44,7 +45,7 @@ def test_inplace_path_not_used_under_vmap():
 
 def test_compiled_forward_matches_eager_float64():
     net, params, X = _net(dtype=torch.float64, compile=True)
-    eager = SpikingMLP(**{**net.__dict__, "compile": False})
+    eager = dataclasses.replace(net, compile=False)
     with torch.no_grad():
         u_c = net.forward(params, X, differentiable=False)
         u_e = eager.forward(params, X, differentiable=False)
@@ -75,7 +76,7 @@ def test_compile_failure_falls_back_to_eager(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")                       # warned once, then silent
         u2 = net.forward(params, X, differentiable=False)
-    eager = SpikingMLP(**{**net.__dict__, "compile": False})
+    eager = dataclasses.replace(net, compile=False)
     assert torch.equal(u, eager.forward(params, X, differentiable=False)) and torch.equal(u, u2)
 
 
@@ -91,3 +92,33 @@ def test_tune_allocator_applies_and_validates(monkeypatch):
         tune_allocator(mmap_threshold=1 << 40)
     monkeypatch.setenv("SPIKEPDE_MALLOC_TUNING", "0")
     assert tune_allocator() is False
+
+
+def test_workspace_forward_is_bit_identical_and_reuses_its_buffers():
+    """The derivative-free forward keeps two [T, B, n] buffers between calls: the same numbers as
+    the functional path for any batch size, the same storage on the next call, bounded memory."""
+    import pickle
+
+    net, params, X = _net()
+    ref = lambda Z: net.readout(params, net._hidden_spikes_functional(params, Z, differentiable=False)[-1].mean(0))  # noqa: E731
+    first = net.forward(params, X, differentiable=False)
+    assert torch.equal(first, ref(X))
+    kept = net.workspace.nbytes
+    ptr = net.workspace.take("spikes", (8, 513, 32), torch.float32, "cpu").data_ptr()
+    for n in (100, 513, 7):                      # smaller batches use a prefix of the buffers
+        assert torch.equal(net.forward(params, X[:n], differentiable=False), ref(X[:n]))
+    assert net.workspace.nbytes == kept and 0 < kept < net.workspace.max_bytes
+    assert net.workspace.take("spikes", (8, 513, 32), torch.float32, "cpu").data_ptr() == ptr
+    # features() hands out a copy, not the workspace's buffer
+    f1 = net.features(params, X[:5], differentiable=False)
+    net.forward(params, X[5:10], differentiable=False)
+    assert torch.equal(f1, net.features(params, X[:5], differentiable=False))
+    # a pass that finds the workspace busy (another thread) allocates its own buffers
+    with net.workspace.claimed() as ws:
+        assert ws is not None
+        assert torch.equal(net.forward(params, X, differentiable=False), first)
+    # copies and pickles start empty; a pass larger than the limit keeps nothing
+    assert pickle.loads(pickle.dumps(net)).workspace.nbytes == 0
+    small = dataclasses.replace(net)
+    small.workspace.max_bytes = 1000
+    assert torch.equal(small.forward(params, X, differentiable=False), first) and small.workspace.nbytes == 0

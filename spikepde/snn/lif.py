@@ -88,7 +88,7 @@ def lif_scan(currents: torch.Tensor, cfg: LIFConfig, T: int | None = None,
 
 
 def lif_scan_inplace(currents: torch.Tensor, cfg: LIFConfig, out: torch.Tensor,
-                     membrane: torch.Tensor | None = None) -> torch.Tensor:
+                     membrane: torch.Tensor | None = None, state: torch.Tensor | None = None) -> torch.Tensor:
     """:func:`lif_scan` without derivatives, written into ``out`` (``[T, B, N]``) with in-place ops.
 
     The evaluation path: no surrogate, no autograd, one membrane buffer and one boolean buffer
@@ -98,13 +98,16 @@ def lif_scan_inplace(currents: torch.Tensor, cfg: LIFConfig, out: torch.Tensor,
     (``tests/test_engine_paths.py``). The comparison writes 0/1 straight into ``out[t]``
     (a boolean buffer plus a cast costs about 7× more on CPU). ``currents`` is ``[B, N]``
     (constant over t) or ``[T, B, N]``. With ``membrane`` (``[T, B, N]``) the membrane potential
-    of every step is written there too (ADMM's state).
+    of every step is written there too (ADMM's state). ``state`` (``[B, N]``) is the buffer the
+    running membrane lives in (default: a fresh one); a caller that keeps it between calls
+    avoids one allocation per layer.
     """
     T = out.shape[0]
     constant = currents.dim() == 2
     theta, beta = float(cfg.threshold), float(cfg.beta)
     with torch.no_grad():
-        v = (currents if constant else currents[0]).clone()
+        first = currents if constant else currents[0]
+        v = first.clone() if state is None else state.copy_(first)
         for t in range(T):
             if t:
                 v.mul_(beta)

@@ -19,10 +19,20 @@ Architecture (``in_dim → widths[0] → … → widths[-1] → out_dim``):
 Parameters are a flat ``dict[str, Tensor]`` (``layers.{i}.weight``, ``layers.{i}.bias``,
 ``readout.weight``, ``readout.bias``) so the same pure ``forward(params, X)`` serves every
 trainer through ``torch.func`` (jvp over parameters, vmap over perturbation directions).
+
+The derivative-free forward (``differentiable=False``: evaluation, ADMM's true-LIF passes)
+runs layer by layer on two ``[T, B, n]`` buffers used in turn (the currents of layer ℓ, then
+its spikes, which the next layer's currents are computed from) and keeps them between calls in
+the network's :class:`Workspace`. Why: a fresh buffer of this size is page-faulted in on first
+touch at every call, which cost more than the arithmetic (width 64, T = 16, 2540 points: 22 ms
+a pass with fresh buffers, 9 ms reused; ``benchmarks/engine.py``); reusing them makes the engine
+fast in any process, with no allocator setting.
 """
 from __future__ import annotations
 
 import math
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -64,6 +74,68 @@ class SpikeStats:
         return sum(self.spikes) / total
 
 
+class Workspace:
+    """The buffers of one network's derivative-free forward pass, kept between calls.
+
+    A buffer is looked up by name, dtype and device and grows to the largest size asked for
+    (smaller requests use a prefix view), as long as everything kept stays under ``max_bytes``
+    (default 64 MiB; larger passes allocate afresh and keep nothing). One pass at a time uses
+    it: a pass that finds it busy (another thread) allocates its own buffers. A copy or a
+    pickle of a network starts with an empty workspace.
+    """
+
+    def __init__(self, max_bytes: int = 64 * 2 ** 20):
+        self.max_bytes = int(max_bytes)
+        self._buffers: dict[tuple, torch.Tensor] = {}
+        self._lock = threading.Lock()
+
+    def take(self, name: str, shape: tuple[int, ...], dtype, device) -> torch.Tensor:
+        """A contiguous ``shape`` tensor for the buffer ``name`` (contents undefined)."""
+        numel = math.prod(shape)
+        key = (name, dtype, torch.device(device))
+        buf = self._buffers.get(key)
+        if buf is None or buf.numel() < numel:
+            size = numel * torch.empty((), dtype=dtype).element_size()
+            kept = sum(b.numel() * b.element_size() for k, b in self._buffers.items() if k != key)
+            if kept + size > self.max_bytes:
+                return torch.empty(shape, dtype=dtype, device=device)
+            buf = self._buffers[key] = torch.empty(numel, dtype=dtype, device=device)
+        return buf[:numel].view(shape)
+
+    @contextmanager
+    def claimed(self):
+        """``self`` for the duration of one pass, or None when another thread is using it."""
+        if not self._lock.acquire(blocking=False):
+            yield None
+            return
+        try:
+            yield self
+        finally:
+            self._lock.release()
+
+    def release(self) -> None:
+        """Free every kept buffer."""
+        self._buffers.clear()
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes kept."""
+        return sum(b.numel() * b.element_size() for b in self._buffers.values())
+
+    def __getstate__(self):
+        return {"max_bytes": self.max_bytes}
+
+    def __setstate__(self, state):
+        self.__init__(state["max_bytes"])
+
+    def __deepcopy__(self, memo):
+        return Workspace(self.max_bytes)
+
+
+def _fresh(name, shape, dtype, device) -> torch.Tensor:
+    return torch.empty(shape, dtype=dtype, device=device)
+
+
 @dataclass
 class SpikingMLP:
     """A feed-forward LIF network with a rate readout, in functional form.
@@ -78,7 +150,7 @@ class SpikingMLP:
         init_gain: scale of the initial weights relative to ``1/sqrt(fan_in)``.
         readout_gain: scale of the initial readout weights (small: the output starts near 0).
         compile: run the derivative-free forward (``differentiable=False``: evaluation, ADMM's
-            true-LIF passes) through ``torch.compile`` (:mod:`spikepde.snn.compiled`), falling
+            true-LIF passes) through ``torch.compile`` (:mod:`spikepde.snn.fast_forward`), falling
             back to eager with a warning where compilation fails. Values agree with eager up to
             float rounding (an occasional float32 spike may flip); default off.
     """
@@ -93,6 +165,7 @@ class SpikingMLP:
     init_gain: float = 1.5
     readout_gain: float = 0.1
     compile: bool = False
+    workspace: Workspace = field(default_factory=Workspace, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         self.widths = tuple(int(w) for w in self.widths)
@@ -175,8 +248,40 @@ class SpikingMLP:
         u = rates @ params["readout.weight"].T + params["readout.bias"]
         return u[:, 0] if self.out_dim == 1 else u
 
+    def _rates_inplace(self, params, X, workspace: Workspace | None,
+                       spike_counts: list[float] | None = None) -> torch.Tensor:
+        """The last layer's firing rates ``[B, n_L]`` without derivatives, layer by layer on two
+        ``[T, B, n]`` buffers taken in turn from ``workspace`` (fresh ones without it); the
+        result lives in the workspace too. Same operations and roundings as
+        :meth:`_hidden_spikes_inplace` (hence the same spikes). ``spike_counts`` receives the
+        total spikes of each layer."""
+        take = workspace.take if workspace is not None else _fresh
+        T, B = self.T, X.shape[0]
+        dtype, device = X.dtype, X.device
+        with torch.no_grad():
+            x = self.encode(X)
+            current = take("current0", (B, self.widths[0]), dtype, device)
+            torch.mm(x, params["layers.0.weight"].T, out=current)
+            current += params["layers.0.bias"]
+            spikes = None
+            for i, n in enumerate(self.widths):
+                if i:
+                    current = take("currents", (T, B, n), dtype, device)
+                    torch.mm(spikes.view(T * B, -1), params[f"layers.{i}.weight"].T,
+                             out=current.view(T * B, n))
+                    current += params[f"layers.{i}.bias"]
+                spikes = take("spikes", (T, B, n), dtype, device)   # the previous layer's are used up
+                lif_scan_inplace(current, self.lif, spikes, state=take("membrane", (B, n), dtype, device))
+                if spike_counts is not None:
+                    spike_counts.append(float(spikes.sum()))
+            rates = take("rates", (B, self.widths[-1]), dtype, device)
+            return torch.mean(spikes, 0, out=rates)
+
     def features(self, params, X, differentiable: bool = True) -> torch.Tensor:
         """Firing rates of the last hidden layer, ``[B, n_L]`` (the readout's input)."""
+        if not differentiable and not _transformed(X, params):
+            with self.workspace.claimed() as ws:
+                return self._rates_inplace(params, X, ws).clone()
         return self.hidden_spikes(params, X, differentiable)[-1].mean(0)
 
     def forward(self, params: dict[str, torch.Tensor], X: torch.Tensor,
@@ -186,9 +291,12 @@ class SpikingMLP:
         With ``differentiable=False`` the surrogate is skipped (exact same values, faster), and
         with ``compile=True`` that pass runs compiled.
         """
-        if not differentiable and self.compile and not _transformed(X, params):
-            from .compiled import compiled_forward
-            return compiled_forward(self)(params, X)
+        if not differentiable and not _transformed(X, params):
+            if self.compile:
+                from .fast_forward import compiled_forward
+                return compiled_forward(self)(params, X)
+            with self.workspace.claimed() as ws:
+                return self.readout(params, self._rates_inplace(params, X, ws))
         return self.readout(params, self.features(params, X, differentiable))
 
     __call__ = forward
@@ -244,11 +352,11 @@ class SpikingMLP:
 
     def forward_stats(self, params, X) -> tuple[torch.Tensor, SpikeStats]:
         """Output and spike statistics of one (non-differentiable) forward pass."""
-        with torch.no_grad():
-            spikes = self.hidden_spikes(params, X, differentiable=False)
-            u = self.readout(params, spikes[-1].mean(0))
+        counts: list[float] = []
+        with torch.no_grad(), self.workspace.claimed() as ws:
+            u = self.readout(params, self._rates_inplace(params, X, ws, counts))
         fan_out = list(self.widths[1:]) + [self.out_dim]
-        stats = SpikeStats(spikes=[float(s.sum()) for s in spikes], neurons=list(self.widths),
+        stats = SpikeStats(spikes=counts, neurons=list(self.widths),
                            samples=X.shape[0], T=self.T, fan_out=fan_out, in_dim=self.in_dim)
         return u, stats
 

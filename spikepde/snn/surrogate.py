@@ -30,6 +30,11 @@ from dataclasses import dataclass
 import torch
 
 
+#: a surrogate factor below this is treated as 0 (the derivatives of neurons this far from
+#: threshold contribute nothing a float32 sum can see, and subnormal numbers are slow on CPUs)
+NEGLIGIBLE = 2.0 ** -64
+
+
 @dataclass(frozen=True)
 class Surrogate:
     """Base class: a smooth primitive ``σ`` whose derivatives stand in for ``H'``.
@@ -83,10 +88,15 @@ class Sigmoid(Surrogate):
 
     def closed_forms(self, x, order):
         # q = s (1 − s) with s = sigmoid(k x): σ' = k q, σ'' = k² q (1 − 2s),
-        # σ^(3) = k³ q (1 − 6q), σ^(4) = k⁴ q (1 − 2s)(1 − 12q); in place where autograd allows
+        # σ^(3) = k³ q (1 − 6q), σ^(4) = k⁴ q (1 − 2s)(1 − 12q); in place where autograd allows.
+        # Far below threshold s underflows towards float32's subnormal range, which CPUs process
+        # about ten times slower, and every product with it stays there: s < 2⁻⁶⁴ counts as 0
+        # (every derivative then vanishes exactly; they are below 3·10⁻¹⁹ k⁴ there anyway).
         k = float(self.slope)
         s = torch.sigmoid(x * k)
-        q = torch.rsub(s, 1.0).mul_(s) if _in_place_ok(x) else (1 - s) * s
+        in_place = _in_place_ok(x)
+        s = s.masked_fill_(s < NEGLIGIBLE, 0.0) if in_place else s.masked_fill(s < NEGLIGIBLE, 0.0)
+        q = torch.rsub(s, 1.0).mul_(s) if in_place else (1 - s) * s
         out = [q * k]
         if order >= 2:
             one_minus_2s = 1 - 2 * s
@@ -143,6 +153,8 @@ class Gaussian(Surrogate):
     def closed_forms(self, x, order):
         w2 = self.width ** 2
         phi = self.derivative(x)
+        # the density underflows to subnormal numbers a few widths from threshold (see Sigmoid)
+        phi = phi.masked_fill(phi < NEGLIGIBLE, 0.0)
         out = [phi, -x / w2 * phi, (x * x / w2 - 1) / w2 * phi,
                (3 * x / w2 - x ** 3 / w2 ** 2) / w2 * phi]
         return out[:order]

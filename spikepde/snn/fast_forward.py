@@ -14,7 +14,7 @@ call runs eager: ``compile`` is an optimisation, never a requirement.
 
 Results equal the eager pass up to float rounding: inductor may fuse ``β v − θ s + I`` into a
 single expression, so in float32 an occasional neuron sitting exactly at threshold can flip
-(``tests/test_compiled.py`` pins the spikes in float64).
+(``tests/test_engine_paths.py`` pins the spikes in float64).
 """
 from __future__ import annotations
 
