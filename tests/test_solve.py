@@ -2,12 +2,14 @@
 resume after an interruption, divergence handling."""
 import json
 import signal
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 import spikepde
+import spikepde.problem.spec
 from spikepde.errors import DivergenceError
 from spikepde.runs import load_checkpoint
 
@@ -180,3 +182,18 @@ def test_default_budget_counts_admm_iterations_apart():
     assert SolveConfig(method="admm").resolved(problem).steps == problem.budget["admm_steps"] == 20
     assert SolveConfig(method="bptt").resolved(problem).steps == problem.budget["steps"] == 2000
     assert SolveConfig(method="admm", steps=5).resolved(problem).steps == 5
+
+
+def test_resume_reloads_a_users_file_kept_in_a_folder_named_problems(tmp_path):
+    """config.json records where the problem came from (Problem.origin): a user's file in any
+    folder called problems/ is reloaded from that file, not looked up in the catalogue by name."""
+    catalogue = Path(spikepde.problem.spec._catalogue_dir())
+    mine = tmp_path / "problems" / "heat1d.toml"
+    mine.parent.mkdir()
+    mine.write_text((catalogue / "heat1d.toml").read_text().replace("default = 0.1", "default = 0.05", 1))
+    assert spikepde.load_problem(mine).param_values() != spikepde.load_problem("heat1d").param_values()
+    out = tmp_path / "run"
+    first = spikepde.solve(mine, method="bptt", steps=2, seed=0, out=out, quiet=True, **TINY)
+    assert json.loads((out / "config.json").read_text())["problem"] == str(mine.resolve())
+    resumed = spikepde.solve(out=out, resume=True, quiet=True)
+    assert resumed.metrics["parameters"] == first.metrics["parameters"] == {"alpha": 0.05}

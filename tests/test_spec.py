@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 import sympy
 
+import spikepde.problem.spec
 from spikepde.errors import SpecError, UnknownProblemError
-from spikepde.problem import (list_problems, load_problem, parse_param_assignments,
-                              problem_from_dict)
+from spikepde.problem import list_problems, load_problem, problem_from_dict
 
 CATALOGUE = ["advection1d", "allen_cahn", "burgers", "diffusion_reaction", "heat1d", "heat2d",
              "helmholtz2d", "kdv", "mexican_hat", "poisson1d", "poisson2d", "poisson_lshape",
@@ -132,11 +133,14 @@ def test_bad_override_values():
         load_problem("burgers", nu="x")
 
 
-def test_parse_param_assignments():
-    assert parse_param_assignments(["d=0.002", " nu = 0.01/pi "]) == {"d": "0.002",
-                                                                     "nu": "0.01/pi"}
-    with pytest.raises(SpecError, match="NAME=VALUE"):
-        parse_param_assignments(["d"])
+def test_problem_knows_where_it_came_from(tmp_path):
+    assert load_problem("burgers").origin == "burgers"
+    assert load_problem("burgers", nu=0.02).with_params(nu=0.03).origin == "burgers"
+    path = tmp_path / "problems" / "mine.toml"
+    path.parent.mkdir()
+    path.write_text((Path(spikepde.problem.spec._catalogue_dir()) / "poisson1d.toml").read_text())
+    assert load_problem(path).origin == str(path.resolve())
+    assert problem_from_dict(load_problem("poisson1d").spec).origin is None
 
 
 def test_good_dict_builds_the_expected_sympy():

@@ -11,11 +11,10 @@ from spikepde.problem.compile import CompiledCondition, CompiledProblem, compile
 from spikepde.problem.expr import parse_expression
 from spikepde.problem.problem import (Condition, Face, GridAxis, Parameter, Problem,
                                       ReferenceSpec)
-from spikepde.problem.spec import (list_problems, load_problem, parse_param_assignments,
-                                   problem_from_dict)
+from spikepde.problem.spec import list_problems, load_problem, problem_from_dict
 
 __all__ = [
     "CompiledCondition", "CompiledProblem", "Condition", "Face", "GridAxis", "Parameter",
     "Problem", "ReferenceSpec", "compile_problem", "list_problems", "load_problem",
-    "parse_expression", "parse_param_assignments", "problem_from_dict",
+    "parse_expression", "problem_from_dict",
 ]

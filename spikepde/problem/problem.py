@@ -175,6 +175,9 @@ class Problem:
     source: str
     spec: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
     hard_constraint: HardConstraint | None = None
+    #: where :func:`~spikepde.problem.spec.load_problem` finds it again: the catalogue name of a
+    #: catalogue entry, the absolute path of a problem file, None for a problem built in memory
+    origin: str | None = None
 
     # ----------------------------------------------------------------------------- basics
     @property
@@ -210,7 +213,7 @@ class Problem:
 
         current = {n: p.value for n, p in self.parameters.items() if p.value != p.default}
         current.update(overrides)
-        return problem_from_dict(self.spec, source=self.source, **current)
+        return problem_from_dict(self.spec, source=self.source, origin=self.origin, **current)
 
     # ----------------------------------------------------------------------------- numbers
     def exact_numpy(self, points: np.ndarray) -> np.ndarray:

@@ -70,34 +70,23 @@ def load_problem(name_or_path: str | Path, **param_overrides: float | str) -> Pr
     path = Path(name_or_path)
     if path.suffix == ".toml" or isinstance(name_or_path, Path) or len(path.parts) > 1:
         if path.is_file():
-            return _load_text(path.read_bytes(), str(path), param_overrides)
+            return _load_text(path.read_bytes(), str(path), param_overrides, origin=str(path.resolve()))
         raise UnknownProblemError(str(name_or_path), list_problems())
     entry = _catalogue_dir() / f"{name_or_path}.toml"
     if not _PROBLEM_NAME.match(str(name_or_path)) or not entry.is_file():
         raise UnknownProblemError(str(name_or_path), list_problems())
-    return _load_text(entry.read_bytes(), str(entry), param_overrides)
+    return _load_text(entry.read_bytes(), str(entry), param_overrides, origin=str(name_or_path))
 
 
-def problem_from_dict(spec: Mapping[str, Any], source: str = "<dict>",
+def problem_from_dict(spec: Mapping[str, Any], source: str = "<dict>", *, origin: str | None = None,
                       **param_overrides: float | str) -> Problem:
-    """Build a Problem from a dict shaped like a problem file (same validation)."""
+    """Build a Problem from a dict shaped like a problem file (same validation).
+
+    ``origin`` is where the problem can be loaded from again (a catalogue name or a file path;
+    None for a problem that exists only in memory)."""
     if not isinstance(spec, Mapping):
         raise SpecError(f"expected a table (dict), found {type(spec).__name__}", file=source)
-    return _Loader(source).load(copy.deepcopy(dict(spec)), param_overrides)
-
-
-def parse_param_assignments(items: Sequence[str], *, source: str = "--param") -> dict[str, str]:
-    """Split ``["d=0.002", "nu=0.01/pi"]`` (CLI ``--param``) into ``{"d": "0.002", ...}``.
-
-    The values stay strings; :func:`load_problem` parses them with the safe parser.
-    """
-    result = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip() or not value.strip():
-            raise SpecError(f"expected NAME=VALUE, found {item!r}", file=source)
-        result[name.strip()] = value.strip()
-    return result
+    return _Loader(source, origin).load(copy.deepcopy(dict(spec)), param_overrides)
 
 
 # ================================================================================= internals
@@ -109,7 +98,7 @@ def _catalogue_dir():
         return Path(__file__).resolve().parents[2] / "problems"
 
 
-def _load_text(data: bytes, source: str, overrides: Mapping[str, Any]) -> Problem:
+def _load_text(data: bytes, source: str, overrides: Mapping[str, Any], origin: str | None) -> Problem:
     if len(data) > MAX_FILE_BYTES:
         raise SpecError(f"file is {len(data)} bytes; at most {MAX_FILE_BYTES} are read",
                         file=source)
@@ -121,14 +110,15 @@ def _load_text(data: bytes, source: str, overrides: Mapping[str, Any]) -> Proble
         raise SpecError(f"invalid TOML: {exc}", file=source) from None
     except RecursionError:  # tomllib recurses on nested arrays and inline tables
         raise SpecError("invalid TOML: arrays or tables nested too deeply", file=source) from None
-    return _Loader(source).load(spec, overrides)
+    return _Loader(source, origin).load(spec, overrides)
 
 
 class _Loader:
     """Validates one spec and builds the Problem; every error carries the file and field."""
 
-    def __init__(self, source: str):
+    def __init__(self, source: str, origin: str | None = None):
         self.file = source
+        self.origin = origin
 
     # ------------------------------------------------------------------------- helpers
     def error(self, field: str | None, message: str) -> SpecError:
@@ -220,7 +210,7 @@ class _Loader:
             residuals=residuals, conditions=conditions, exact=exact, reference=reference,
             budget=self.budget(spec.get("budget", {})),
             literature=self.literature(spec.get("literature", [])),
-            data_only=data_only, source=self.file, spec=spec, hard_constraint=hard)
+            data_only=data_only, source=self.file, spec=spec, hard_constraint=hard, origin=self.origin)
 
     def hard_constraint(self, value, plain, conditions, symbols, parameters, param_symbols,
                         domain, excluded):

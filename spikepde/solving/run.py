@@ -102,11 +102,10 @@ def solve(problem="burgers", method: str = DEFAULT_METHOD, steps: int | None = N
         prob = load_problem(str(problem)) if isinstance(problem, (str, Path)) else problem
         if params:
             prob = prob.with_params(**params)
-        # a catalogue name when the problem came from the catalogue, else its file path
-        source = getattr(prob, "source", "") or ""
-        where = prob.name if not source or "catalogue" in source or "/problems/" in source else source
-        cfg = SolveConfig(problem=where, params=dict(params or {}), method=method, steps=steps,
-                          seed=seed, **options)
+        # where --resume loads it from: the catalogue name or the file's absolute path (a problem
+        # built in memory has no origin; its name is recorded, and resuming it needs the file)
+        cfg = SolveConfig(problem=prob.origin or prob.name, params=dict(params or {}), method=method,
+                          steps=steps, seed=seed, **options)
         state = None
     cfg = cfg.resolved(prob)
     return _run(prob, cfg, run, state, quiet)
