@@ -246,9 +246,7 @@ def cmd_list(args) -> int:
     rows = []
     for name in list_problems():
         p = load_problem(name)
-        eq = "; ".join(str(r) for r in p.display_residuals()) if hasattr(p, "display_residuals") else \
-            (p.spec.get("pde", {}).get("residual") or "; ".join(p.spec.get("pde", {}).get("residuals", [])) or "regression")
-        rows.append({"name": name, "title": p.title, "equation": eq})
+        rows.append({"name": name, "title": p.title, "equation": p.residual_text() or "regression"})
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

@@ -167,12 +167,19 @@ def test_get_reference_uses_the_named_solver_and_caches(monkeypatch, private_cac
     assert len(calls) == 2
 
 
+def _toy_problem(**overrides):
+    from spikepde.problem import problem_from_dict
+
+    spec = {"name": "toy", "title": "a plane", "kind": "regression", "variables": {"space": ["x", "y"]},
+            "domain": {"x": [-1.0, 1.0], "y": [-1.0, 1.0]}, "parameters": {"a": {"default": 2.0}},
+            "reference": {"exact": "a*x + y", "grid": {"x": 5, "y": 5}}}
+    spec.update(overrides)
+    return problem_from_dict(spec)
+
+
 def test_get_reference_closed_form_with_excluded_box():
-    problem = SimpleNamespace(
-        name="toy", reference=SimpleNamespace(solver=None, grid={"x": 5, "y": 5}),
-        input_names=("x", "y"), domain={"x": (-1.0, 1.0), "y": (-1.0, 1.0)},
-        excluded=[{"x": (0.0, 1.0), "y": (0.0, 1.0)}], param_values=lambda: {"a": 2.0},
-        exact_numpy=lambda pts: 2.0 * pts[:, 0] + pts[:, 1])
+    problem = _toy_problem(domain={"x": [-1.0, 1.0], "y": [-1.0, 1.0],
+                                   "exclude": [{"x": [0.0, 1.0], "y": [0.0, 1.0]}]})
     sol = get_reference(problem)
     assert sol.values.shape == (5, 5)
     x, y = np.meshgrid(sol.axes["x"], sol.axes["y"], indexing="ij")
@@ -181,17 +188,11 @@ def test_get_reference_closed_form_with_excluded_box():
     np.testing.assert_allclose(sol.values[~removed], (2 * x + y)[~removed], rtol=0, atol=0)
 
 
-def test_get_reference_closed_form_from_sympy():
-    sympy = pytest.importorskip("sympy")
-    x, t, k = sympy.symbols("x t k")
-    problem = SimpleNamespace(name="heat", reference=SimpleNamespace(solver=None, grid={}),
-                              input_names=("x", "t"), domain={"x": (0.0, 1.0), "t": (0.0, 1.0)},
-                              exact=sympy.exp(-k * t) * sympy.sin(sympy.pi * x),
-                              param_values=lambda: {"k": 3.0})
-    sol = get_reference(problem)
-    assert sol.values.shape == (101, 101)
-    X, T = np.meshgrid(sol.axes["x"], sol.axes["t"], indexing="ij")
-    np.testing.assert_allclose(sol.values, np.exp(-3 * T) * np.sin(np.pi * X), rtol=1e-14, atol=1e-15)
+def test_get_reference_closed_form_follows_the_parameters():
+    sol = get_reference(_toy_problem().with_params(a=3.0))
+    X, Y = np.meshgrid(sol.axes["x"], sol.axes["y"], indexing="ij")
+    np.testing.assert_allclose(sol.values, 3 * X + Y, rtol=1e-15, atol=1e-15)
+    assert sol.meta["params"] == {"a": 3.0}
 
 
 def test_unknown_solver_is_an_error():

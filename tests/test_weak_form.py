@@ -163,3 +163,40 @@ def test_excluded_box_drops_the_tests_that_reach_into_it():
     inside = ((x > 0) & (y > 0)).to(weak.points.dtype)
     assert float(weak._project(inside, (0, 0)).abs().max()) == 0.0
     assert WeakForm(full, test_per_axis=12, quad_per_interval=4).n_tests == 144
+
+
+def test_one_discretisation_serves_projections_rows_adjoint_and_gram():
+    """BSplineTests, shared by the objective's weak form and ADMM's weak rows: the dense rows are
+    the projection, the adjoint is its transpose, the Gram matrix is the quadrature of the
+    tests' products, and a unit-integral test integrates 1 to 1."""
+    from spikepde.train.weak_form import BSplineTests
+
+    tests = BSplineTests([-1.0, 0.0], [1.0, 2.0], [5, 4], [40, 28])
+    g = torch.Generator().manual_seed(0)
+    v = torch.randn(tests.points.shape[0], dtype=torch.float64, generator=g)
+    w = torch.randn(tests.n_tests, dtype=torch.float64, generator=g)
+    for orders in [(0, 0), (1, 0), (0, 2), (1, 1)]:
+        P = tests.rows(orders)
+        torch.testing.assert_close(P @ v, tests.project(v, orders), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(tests.project_adjoint(w, orders), P.T @ w, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(tests.project(torch.ones_like(v), (0, 0)), torch.ones(20, dtype=torch.float64),
+                               rtol=1e-9, atol=1e-9)
+    terms = [(1.0, (0, 1)), (-0.3, (2, 0))]
+    dx = tests.dx[0] * tests.dx[1]
+    L = sum(c * tests.rows(a) for c, a in terms)
+    torch.testing.assert_close(tests.gram(terms), L @ L.T / dx, rtol=1e-10, atol=1e-10)
+
+
+def test_linear_operator_of_the_weak_form():
+    from spikepde.train.weak_form import weak_applies
+
+    heat = compile_problem(spikepde.load_problem("heat1d"))
+    assert sorted(WeakForm(heat, 8).linear_operator()) == sorted([(1.0, (0, 1)), (-0.1, (2, 0))])
+    helmholtz = compile_problem(spikepde.load_problem("helmholtz2d"))
+    assert any(a == (0, 0) and c != 0 for c, a in WeakForm(helmholtz, 8).linear_operator())   # k² u
+    burgers = compile_problem(spikepde.load_problem("burgers"))
+    with pytest.raises(ValueError, match="nonlinear"):
+        WeakForm(burgers, 8).linear_operator()
+    assert weak_applies(burgers) is None and "nonlinear" in weak_applies(burgers, linear=True)
+    lshape = compile_problem(spikepde.load_problem("poisson_lshape"))
+    assert weak_applies(lshape) is None and "whole box" in weak_applies(lshape, linear=True)

@@ -276,6 +276,12 @@ class Problem:
         return boxes
 
     # ----------------------------------------------------------------------------- display
+    def residual_text(self) -> str | None:
+        """The residual(s) as written in the problem file (several joined by "; "), or None for a
+        regression problem (for one-line listings: ``spikepde list``, the catalogue page)."""
+        pde = self.spec.get("pde") or {}
+        return pde.get("residual") or "; ".join(pde.get("residuals", [])) or None
+
     def pretty(self, unicode: bool = True) -> str:
         """A multi-line description: equation, domain, conditions, parameters, reference,
         budget and literature numbers with their sources."""

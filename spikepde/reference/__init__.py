@@ -43,8 +43,8 @@ def get_reference(problem: Any, *, use_cache: bool = True) -> ReferenceSolution:
 
     * ``problem.reference.solver`` set: ``SOLVERS[name](problem.param_values(), grid)``, cached.
     * otherwise the closed form: a uniform grid over ``problem.domain`` (``problem.reference.grid``
-      gives the points per axis, default 101) evaluated with ``problem.exact_numpy(points)`` (or
-      ``problem.exact`` lambdified with numpy); points in ``problem.excluded`` boxes are NaN.
+      gives the points per axis, default 101) evaluated by ``problem.exact_on_grid(axes)`` (a
+      :class:`~spikepde.problem.problem.Problem`'s own; NaN in its excluded boxes).
       Closed forms are cheap and are not cached, so an edited formula can never be served stale.
     """
     spec = getattr(problem, "reference", None)
@@ -67,7 +67,8 @@ def grid_entry(entry: Any) -> Any:
 
 
 def closed_form_reference(problem: Any, grid: Mapping[str, Any]) -> ReferenceSolution:
-    """Evaluate the problem's exact solution in float64 on a tensor grid of its domain."""
+    """Evaluate the problem's exact solution in float64 on a tensor grid of its domain
+    (``problem.exact_on_grid``: the closed form, NaN in excluded boxes)."""
     names = list(problem.input_names)
     axes = {}
     for name in names:
@@ -75,52 +76,4 @@ def closed_form_reference(problem: Any, grid: Mapping[str, Any]) -> ReferenceSol
         axes[name] = make_axis(name, grid.get(name), n=DEFAULT_CLOSED_FORM_POINTS, lo=lo, hi=hi)
     meta = {"solver": "closed_form", "problem": getattr(problem, "name", None),
             "params": dict(problem.param_values()), "exact": str(getattr(problem, "exact", ""))}
-    if callable(getattr(problem, "exact_on_grid", None)):  # the problem knows its own domain
-        return ReferenceSolution(axes=axes, values=problem.exact_on_grid(axes), meta=meta)
-    sol = ReferenceSolution(axes=axes, values=np.zeros(tuple(len(a) for a in axes.values())))
-    pts = sol.points()
-    values = np.asarray(_exact_function(problem)(pts), dtype=np.float64).reshape(-1)
-    if values.size == 1:  # a constant solution broadcasts
-        values = np.full(pts.shape[0], values.item())
-    values = values.copy()
-    values[_excluded_mask(problem, names, pts)] = np.nan
-    sol.values = values.reshape(sol.values.shape)
-    sol.meta = meta
-    return sol
-
-
-def _exact_function(problem: Any):
-    if callable(getattr(problem, "exact_numpy", None)):
-        return problem.exact_numpy
-    expr = getattr(problem, "exact", None)
-    if expr is None:
-        raise ValueError(f"problem '{getattr(problem, 'name', '?')}' has neither a reference "
-                         "solver nor a closed-form solution")
-    import sympy
-
-    names = list(problem.input_names)
-    expr = expr.subs({sympy.Symbol(k): v for k, v in problem.param_values().items()})
-    fn = sympy.lambdify([sympy.Symbol(n) for n in names], expr, modules="numpy")
-    return lambda pts: np.broadcast_to(fn(*pts.T), (pts.shape[0],))
-
-
-def _excluded_mask(problem: Any, names: list[str], pts: np.ndarray) -> np.ndarray:
-    """True for points inside an excluded box.
-
-    A box is a mapping name -> (lo, hi) or a sequence of (lo, hi) in input order.  Its faces
-    inside the domain belong to the domain (the solution is defined there); faces on the outer
-    boundary are excluded with the box (e.g. the corner (1, 1) of the L-shape's removed quadrant).
-    """
-    out = np.zeros(pts.shape[0], dtype=bool)
-    for box in getattr(problem, "excluded", None) or []:
-        bounds = box if isinstance(box, Mapping) else dict(zip(names, box))
-        inside = np.ones(pts.shape[0], dtype=bool)
-        for name, (lo, hi) in bounds.items():
-            i = names.index(name)
-            dlo, dhi = (float(v) for v in problem.domain[name])
-            c = pts[:, i]
-            above = c >= lo if float(lo) <= dlo else c > lo
-            below = c <= hi if float(hi) >= dhi else c < hi
-            inside &= above & below
-        out |= inside
-    return out
+    return ReferenceSolution(axes=axes, values=problem.exact_on_grid(axes), meta=meta)

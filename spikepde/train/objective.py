@@ -89,29 +89,17 @@ class Objective:
         transform = self.compiled.transform
         return raw if transform is None else transform.apply(X, raw, indices)
 
-    def _model_fields(self, model: FieldModel, X, indices):
-        needed = self._network_indices(indices)
-        raw = {self._zero: model(X)} if needed == [self._zero] else model.fields(X, needed)
-        return self._solution_fields(X, raw, indices)
-
     def terms(self, model: FieldModel) -> dict[str, torch.Tensor]:
-        """Each loss term (a scalar tensor) by name: ``pde`` or ``data``, then the conditions."""
-        out = {}
-        X = self.points.interior
-        if self._targets is not None:
-            u = self._model_fields(model, X, [self._zero])[self._zero]
-            out["data"] = (u - self._targets).square().mean()
-        elif self.weak is not None:
-            Xq = self.weak.points
-            u = self._model_fields(model, Xq, [self._zero])[self._zero]
-            out["pde"] = self.weak.residual(u).square().mean()
-        else:
-            fields = self._model_fields(model, X, self.pde_indices)
-            out["pde"] = self.compiled.residual(X, fields).square().mean()
-        for cond, Xc in zip(self.compiled.conditions, self.points.conditions):
-            fields = self._model_fields(model, Xc, [tuple(a) for a in cond.derivatives])
-            out[cond.name] = cond.residual(Xc, fields).square().mean()
-        return out
+        """Each loss term (a scalar tensor) by name: ``pde`` or ``data``, then the conditions.
+
+        The model gives the raw fields each of :meth:`field_requests` asks for (its plain
+        forward pass when only u is read), and :meth:`terms_from_fields` turns them into the loss
+        terms — the same function the forward-gradient engines call with fields they computed
+        themselves."""
+        fields_list = []
+        for X, indices in self.field_requests():
+            fields_list.append({self._zero: model(X)} if indices == [self._zero] else model.fields(X, indices))
+        return self.terms_from_fields(fields_list)
 
     # ------------------------------------------------------------ fields-level interface
     # The fast forward-gradient path (``forward_gradient.forward_gradient_fields``) evaluates

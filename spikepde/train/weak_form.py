@@ -104,6 +104,101 @@ def split_residual(residual: sympy.Expr, u: sympy.Expr, variables) -> WeakTerms:
     return WeakTerms([(c, a) for a, c in linear.items() if c != 0.0], list(fluxes.items()), source)
 
 
+class BSplineTests:
+    """Tensor-product cubic B-spline test functions and the midpoint quadrature grid they are
+    integrated on — the one discretisation every weak form of the package uses.
+
+    ``counts[i]`` uniform B-splines on axis i, all supported strictly inside the box (centres
+    ``lo + (k + 2) h``, ``h = (hi − lo)/(n + 3)``), each normalised to unit integral;
+    ``quad_points[i]`` midpoints per axis. ``matrices[i][o]`` is ``[q_i, n_i]``: the o-th
+    derivative of every 1-D test at every quadrature point times the quadrature weight dx_i
+    (float64), so a projection ``⟨f, ∂^α ψ_k⟩`` is one contraction per axis. With ``keep`` (flat
+    indices of the tests to keep: the L-shape drops tests reaching into its excluded box) every
+    result is restricted to those tests.
+    """
+
+    def __init__(self, lower, upper, counts, quad_points, keep_fn=None):
+        lo = torch.as_tensor(lower, dtype=torch.float64).cpu()
+        hi = torch.as_tensor(upper, dtype=torch.float64).cpu()
+        self.d = len(counts)
+        self.counts = [int(n) for n in counts]
+        self.axes, self.matrices, self.dx, supports = [], [], [], []
+        for i in range(self.d):
+            n, q = self.counts[i], int(quad_points[i])
+            h = (hi[i] - lo[i]) / (n + 3)
+            x = (torch.arange(q, dtype=torch.float64) + 0.5) / q * (hi[i] - lo[i]) + lo[i]
+            centres = lo[i] + (torch.arange(n, dtype=torch.float64) + 2) * h
+            s = (x[:, None] - centres[None]) / h
+            dx = float(hi[i] - lo[i]) / q
+            # ψ_k normalised to unit integral (the B-spline's integral is h); quadrature weight dx
+            self.matrices.append({o: bspline(s, o) / h ** o / h * dx for o in range(4)})
+            self.axes.append(x)
+            self.dx.append(dx)
+            supports.append((centres - 2 * h, centres + 2 * h))
+        self.shape = [len(a) for a in self.axes]
+        self.points = torch.stack(torch.meshgrid(*self.axes, indexing="ij"), -1).reshape(-1, self.d)
+        self.keep = keep_fn(supports) if keep_fn is not None else None
+        self.full = math.prod(self.counts)
+        self.n_tests = self.full if self.keep is None else int(self.keep.numel())
+        self._cast: dict = {}
+
+    def cast(self, dtype, device) -> list[dict]:
+        """The matrices in a working precision and device (cached)."""
+        key = (dtype, str(device))
+        if key not in self._cast:
+            self._cast[key] = [{o: M.to(dtype).to(device) for o, M in per.items()} for per in self.matrices]
+        return self._cast[key]
+
+    def project(self, values: torch.Tensor, orders: tuple[int, ...]) -> torch.Tensor:
+        """``⟨values_j, ∂^orders ψ_k⟩`` for all k: grid values ``[Q]`` → ``[n_tests]``, or
+        ``[Q, m]`` → ``[n_tests, m]`` (separable contractions in the values' precision)."""
+        B = self.cast(values.dtype, values.device)
+        extra = list(values.shape[1:])
+        T = values.reshape(self.shape + extra)
+        for i in range(self.d):
+            # contract the leading grid axis; the test axis is appended at the end
+            T = torch.tensordot(T, B[i][orders[i]], dims=([0], [0]))
+        if extra:                                    # axes now [m, n_1, ..., n_d]
+            T = T.reshape(extra[0], -1).T
+        else:
+            T = T.reshape(-1)
+        return T if self.keep is None else T[self.keep]
+
+    def project_adjoint(self, weights: torch.Tensor, orders: tuple[int, ...]) -> torch.Tensor:
+        """The transpose of :meth:`project`: test-space ``[n_tests]`` → grid ``[Q]``."""
+        B = self.cast(weights.dtype, weights.device)
+        if self.keep is not None:
+            weights = weights.new_zeros(self.full).index_copy_(0, self.keep, weights)
+        T = weights.reshape(self.counts)
+        for i in range(self.d):
+            # contract the leading test axis with the spline matrix's test axis; grid axis appended
+            T = torch.tensordot(T, B[i][orders[i]], dims=([0], [1]))
+        return T.reshape(-1)
+
+    def rows(self, orders: tuple[int, ...]) -> torch.Tensor:
+        """The projection as a dense float64 matrix ``[n_tests, Q]`` (Kronecker product)."""
+        R = None
+        for i in range(self.d):
+            Mi = self.matrices[i][orders[i]].T
+            R = Mi if R is None else torch.kron(R, Mi)
+        return R if self.keep is None else R[self.keep]
+
+    def gram(self, terms) -> torch.Tensor:
+        """``G_kl = ⟨Σ_a c_a ∂^a ψ_k, Σ_b c_b ∂^b ψ_l⟩`` by quadrature for ``terms = [(c, a), ...]``
+        (float64, separable: Kronecker products of the 1-D Gram matrices)."""
+        G = 0
+        for c1, a1 in terms:
+            for c2, a2 in terms:
+                K = None
+                for i in range(self.d):
+                    g = self.matrices[i][a1[i]].T @ self.matrices[i][a2[i]] / self.dx[i]
+                    K = g if K is None else torch.kron(K, g)
+                G = G + c1 * c2 * K
+        if self.keep is not None:
+            G = G[self.keep][:, self.keep]
+        return G
+
+
 class WeakForm:
     """Weak residuals ``g_k = ⟨r(u), ψ_k⟩`` of a compiled problem from values of u on a grid.
 
@@ -113,12 +208,17 @@ class WeakForm:
         test_per_axis: B-splines per axis (``n``; ``n^d`` test functions), or one count per axis
             (e.g. more along x than along t for a steep front).
         quad_per_interval: midpoint quadrature points per B-spline interval and axis.
+        quad_points: instead, the quadrature points per axis (one number or one per axis).
 
     Attributes:
-        points: the quadrature grid ``[Q, d]`` (where the model must give u).
+        tests: the :class:`BSplineTests`.
+        points: the quadrature grid ``[Q, d]`` in the working precision (where the model must
+            give u).
+        terms: the residual split for integration by parts (:class:`WeakTerms`).
     """
 
-    def __init__(self, compiled, test_per_axis: int = 32, quad_per_interval: int = 3):
+    def __init__(self, compiled, test_per_axis: int = 32, quad_per_interval: int = 3,
+                 quad_points=None):
         problem = compiled.problem
         if problem.data_only or compiled.n_residuals != 1:
             raise ValueError("the weak form needs exactly one PDE residual")
@@ -128,61 +228,56 @@ class WeakForm:
         if len(counts) != d or min(counts) < 1 or quad_per_interval < 1:
             raise ValueError(f"test_per_axis must be >= 1 (one number, or one per axis: {d}) and "
                              f"quad_per_interval >= 1; got {test_per_axis}, {quad_per_interval}")
+        if quad_points is None:
+            quad_points = [quad_per_interval * (n + 3) for n in counts]
+        elif isinstance(quad_points, (int, float)):
+            quad_points = [int(quad_points)] * d
         variables = problem.input_symbols
         residual = problem.residuals[0].xreplace(problem.substitutions())
         self.terms = split_residual(residual, problem.u, variables)
         if any(max(a) > 3 for _, a in self.terms.linear):
             raise ValueError("weak form: derivatives of order > 3 per axis are not supported")
         self.d = d
+        self.problem = problem
         self.dtype, self.device = compiled.dtype, compiled.device
-        lo = compiled.lower.to(torch.float64).cpu()
-        hi = compiled.upper.to(torch.float64).cpu()
-        axes, self.B, supports = [], [], []
-        for i in range(d):
-            n, q = counts[i], quad_per_interval * (counts[i] + 3)
-            h = (hi[i] - lo[i]) / (n + 3)
-            x = (torch.arange(q, dtype=torch.float64) + 0.5) / q * (hi[i] - lo[i]) + lo[i]
-            centres = lo[i] + (torch.arange(n, dtype=torch.float64) + 2) * h
-            s = (x[:, None] - centres[None]) / h
-            dx = float(hi[i] - lo[i]) / q
-            # ψ_k normalised to unit integral (the B-spline's integral is h); quadrature weight dx
-            self.B.append({o: (bspline(s, o) / h ** o / h * dx).to(self.dtype).to(self.device)
-                           for o in range(4)})
-            axes.append(x)
-            supports.append((centres - 2 * h, centres + 2 * h))
-        self.shape = [len(a) for a in axes]
-        self._keep = _tests_outside(problem, supports)
-        if self._keep is not None and self._keep.numel() == 0:
+        self.tests = BSplineTests(compiled.lower.tolist(), compiled.upper.tolist(), counts, quad_points,
+                                  keep_fn=lambda supports: _tests_outside(problem, supports))
+        if self.tests.keep is not None and self.tests.keep.numel() == 0:
             raise ValueError(f"weak form: no test function of {counts} per axis fits in "
                              f"'{problem.name}' outside its excluded regions")
-        grid = torch.stack(torch.meshgrid(*axes, indexing="ij"), -1).reshape(-1, d)
-        self.points = grid.to(self.dtype).to(self.device)
+        self.points = self.tests.points.to(self.dtype).to(self.device)
         self._cols = list(self.points.unbind(1))
         self._source = numeric.build_evaluator(self.terms.source, variables, unknown=problem.u)
         self._fluxes = [(i, numeric.build_evaluator(P, variables, unknown=problem.u))
                         for i, P in self.terms.fluxes]
         self._zero = (0,) * d
-        self.n_tests = math.prod(counts) if self._keep is None else int(self._keep.numel())
-        self._full = math.prod(counts)
+        self.n_tests = self.tests.n_tests
+
+    def linear_operator(self) -> list[tuple[float, tuple[int, ...]]]:
+        """The residual as ``Σ_α c_α ∂^α u + f(x)`` with constant ``c_α`` (α = 0 included): the
+        terms ``[(c_α, α), ...]``. Raises ValueError (naming why) when the residual is not of that
+        form — a flux, or a source that is not affine in u with a constant coefficient."""
+        if self.terms.fluxes:
+            raise ValueError("weak form: the residual is nonlinear in u (a flux term)")
+        u = self.problem.u
+        w = sympy.Dummy("w")
+        source = self.terms.source.xreplace({u: w})
+        slope = sympy.diff(source, w)
+        if slope.has(w) or slope.free_symbols & set(self.problem.input_symbols):
+            raise ValueError(f"weak form: the term {self.terms.source} is not u times a constant plus "
+                             "a function of the coordinates")
+        terms = list(self.terms.linear)
+        if float(slope) != 0.0:
+            terms.append((float(slope), self._zero))
+        return terms
 
     def _project(self, values: torch.Tensor, orders: tuple[int, ...]) -> torch.Tensor:
-        """``⟨values, ∂^orders ψ_k⟩`` for all k: grid values ``[Q]`` → ``[n^d]`` (separable)."""
-        T = values.reshape(self.shape)
-        for i in range(self.d):
-            # contract the leading grid axis; the test axis is appended at the end
-            T = torch.tensordot(T, self.B[i][orders[i]], dims=([0], [0]))
-        T = T.reshape(-1)
-        return T if self._keep is None else T[self._keep]
+        """``⟨values, ∂^orders ψ_k⟩`` for all k: grid values ``[Q]`` → ``[n_tests]`` (separable)."""
+        return self.tests.project(values, orders)
 
     def _project_adjoint(self, weights: torch.Tensor, orders: tuple[int, ...]) -> torch.Tensor:
-        """The transpose of :meth:`_project`: test-space ``[n^d]`` → grid ``[Q]``."""
-        if self._keep is not None:
-            weights = weights.new_zeros(self._full).index_copy_(0, self._keep, weights)
-        T = weights.reshape([B[0].shape[1] for B in self.B])
-        for i in range(self.d):
-            # contract the leading test axis with the spline matrix's test axis; grid axis appended
-            T = torch.tensordot(T, self.B[i][orders[i]], dims=([0], [1]))
-        return T.reshape(-1)
+        """The transpose of :meth:`_project`: test-space ``[n_tests]`` → grid ``[Q]``."""
+        return self.tests.project_adjoint(weights, orders)
 
     def residual_adjoint(self, u: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         """``∂/∂u_q Σ_k w_k g_k(u)`` for every quadrature point q (``[Q]``), no autograd.
@@ -257,13 +352,21 @@ def _broadcast(value, like: torch.Tensor) -> torch.Tensor:
     return torch.full_like(like, float(value))
 
 
-def weak_applies(compiled) -> str | None:
-    """None if :class:`WeakForm` can be built for ``compiled``, else the reason."""
+def weak_applies(compiled, linear: bool = False) -> str | None:
+    """None if :class:`WeakForm` can be built for ``compiled``, else the reason.
+
+    ``linear=True`` asks more, for a readout solved in closed form (ADMM's minimum-residual weak
+    rows): a linear operator with constant coefficients (:meth:`WeakForm.linear_operator`) on
+    the whole box (no excluded regions)."""
     try:
-        WeakForm(compiled, test_per_axis=8, quad_per_interval=1)   # 8: room beside an excluded box
+        weak = WeakForm(compiled, test_per_axis=8, quad_per_interval=1)   # 8: room beside an excluded box
+        if linear:
+            weak.linear_operator()
+            if compiled.problem.excluded:
+                raise ValueError("weak form: the linear weak rows need the whole box (excluded regions)")
     except ValueError as exc:
         return str(exc)
     return None
 
 
-__all__ = ["WeakForm", "WeakTerms", "split_residual", "bspline", "weak_applies"]
+__all__ = ["BSplineTests", "WeakForm", "WeakTerms", "split_residual", "bspline", "weak_applies"]

@@ -9,7 +9,7 @@ import os
 import torch
 
 from ...snn.network import SpikingMLP
-from ..weak_form import bspline
+from ..weak_form import WeakForm, weak_applies
 from .config import ADMMConfig
 from .linalg import cholesky, with_ones
 
@@ -156,74 +156,36 @@ class PDEReadout:
         return any(not torch.allclose(J1[a], J2[a], rtol=1e-6, atol=1e-9) for a in J1)
 
     def _weak_applies(self) -> bool:
-        problem = self.compiled.problem
-        if self.nonlinear or getattr(problem, "excluded", None) or self.compiled.n_residuals != 1:
-            return False
-        if any(max(a) > 3 for a in self.compiled.derivatives):
-            return False
-        X = self.objective.points.interior
-        J, _ = linearise(self._residual, X, self._probe(X, 1.0), "newton")
-        # constant up to the rounding of the working precision (float32: ~1e-8 relative)
-        tol = 1e-5 if X.dtype == torch.float32 else 1e-10
-        return all(float(j.std()) <= tol * (1 + float(j.abs().mean())) for j in J.values())
+        """The package's one weak form applies, with a linear constant-coefficient operator on the
+        whole box (:func:`~spikepde.train.weak_form.weak_applies` with ``linear=True``)."""
+        return weak_applies(self.compiled, linear=True) is None
 
     # ------------------------------------------------------------ weak form
     def _setup_weak(self):
+        """The minimum-residual weak rows on the package's weak form (:class:`WeakForm`): K
+        B-splines and Mq midpoints per axis (:func:`weak_sizes`), the operator's terms from the
+        symbolic split, the Gram matrix of L*ψ and ⟨f, ψ_k⟩."""
         c = self.compiled
-        d = self.d
         K, Mq = self.tests_per_axis, self.quad_per_axis
-        dtype = c.dtype
-        lo, hi = c.lower.to(torch.float64), c.upper.to(torch.float64)
-        axes = [(torch.arange(Mq, dtype=torch.float64) + 0.5) / Mq * (hi[i] - lo[i]) + lo[i] for i in range(d)]
-        self.quad_axes = axes
-        self.Xq = torch.stack(torch.meshgrid(*axes, indexing="ij"), -1).reshape(-1, d).to(dtype)
-        self.wq = float(torch.prod(hi - lo)) / self.Xq.shape[0]
-        self.volume = float(torch.prod(hi - lo))
-        # 1-D test functions per axis and derivative order: [Mq, K]
-        self.B = []
-        for i in range(d):
-            h = (hi[i] - lo[i]) / (K + 3)
-            centres = lo[i] + (torch.arange(K, dtype=torch.float64) + 2) * h
-            s = (axes[i][:, None] - centres[None]) / h
-            self.B.append({o: bspline(s, o) / h ** o for o in range(4)})
-        X = self.objective.points.interior
-        J, offset = linearise(self._residual, X, self._probe(X, 1.0), "newton")
-        self.coef = {a: float(j.mean()) for a, j in J.items() if abs(float(j.mean())) > 1e-14}
-        # L*ψ as a list of (coefficient, per-axis orders); Gram M of L*ψ by separability
-        terms = [((-1) ** sum(a) * cf, a) for a, cf in self.coef.items()]
-        M = 0
-        for c1, a1 in terms:
-            for c2, a2 in terms:
-                G = None
-                for i in range(d):
-                    g = (self.B[i][a1[i]].T * (hi[i] - lo[i]) / len(axes[i])) @ self.B[i][a2[i]]
-                    G = g if G is None else torch.kron(G, g)
-                M = M + c1 * c2 * G
-        self.terms = terms
+        self.weak = WeakForm(c, test_per_axis=K, quad_points=Mq)
+        self.tests = self.weak.tests
+        self.Xq = self.weak.points
+        self.volume = float(torch.prod(c.upper.to(torch.float64) - c.lower.to(torch.float64)))
+        # L*ψ = Σ_α (−1)^|α| c_α ∂^α ψ, as (coefficient, per-axis orders)
+        self.terms = [((-1) ** sum(a) * cf, a) for cf, a in self.weak.linear_operator()]
+        M = self.tests.gram(self.terms)
         jitter = 1e-12 * float(M.diagonal().mean())
         self.chol = cholesky(M + jitter * torch.eye(M.shape[0], dtype=M.dtype), "the weak form's Gram matrix of L*ψ",
                              f"lower admm test_per_axis (now {K}) or raise quad_per_axis (now {Mq})")
-        Fq0 = {a: torch.zeros(self.Xq.shape[0], dtype=dtype) for a in c.derivatives}
+        Fq0 = {a: torch.zeros(self.Xq.shape[0], dtype=c.dtype) for a in c.derivatives}
         r0 = self._residual(self.Xq, Fq0).to(torch.float64)          # = −f on the grid
-        self.rhs = -self._project(r0[:, None])[:, 0]                  # ⟨f, ψ_k⟩
-
-    def _project(self, G: torch.Tensor, orders=None) -> torch.Tensor:
-        """⟨G_j, ∂^orders ψ_k⟩ for grid values G ``[Q, m]`` → ``[K^d, m]`` (separable)."""
-        d = self.d
-        orders = orders or (0,) * d
-        shape = [len(a) for a in self.quad_axes] + [G.shape[1]]
-        T = G.reshape(shape)
-        for i in range(d):
-            T = torch.tensordot(T, self.B[i][orders[i]], dims=([0], [0]))   # moves axis to the end
-            T = T.movedim(-1, -1)
-        # after d contractions the axes are [m, K_1, ..., K_d]
-        return (T.reshape(G.shape[1], -1).T) * self.wq
+        self.rhs = -self.tests.project(r0, self.zero)                 # ⟨f, ψ_k⟩
 
     def _weak_rows(self, features: torch.Tensor):
         """Whitened weak rows for grid features ``[Q, m]``."""
         A = 0
         for cf, orders in self.terms:
-            A = A + cf * self._project(features, orders)
+            A = A + cf * self.tests.project(features, orders)
         A = torch.linalg.solve_triangular(self.chol, A, upper=False)
         y = torch.linalg.solve_triangular(self.chol, self.rhs[:, None], upper=False)[:, 0]
         scale = self.cfg_weight() / math.sqrt(self.volume)
@@ -245,19 +207,15 @@ class PDEReadout:
 
         Columns: the quadrature grid, then the points of each condition. ``R Φ`` equals the
         (A of :meth:`rows`) for features Φ on those points (float64): the whitened weak rows
-        ``C⁻¹ Σ_terms c · (⊗_i B_iᵀ) w_q`` (separable, Kronecker products of the per-axis
-        B-spline matrices), then the condition rows ``diag(w J_0)`` with offsets.
+        ``C⁻¹ Σ_terms c · ⊗_i B_iᵀ`` (Kronecker products of the per-axis B-spline matrices,
+        quadrature weights included), then the condition rows ``diag(w J_0)`` with offsets.
         """
         if self.form != "weak" or not self.conditions_are_values():
             raise ValueError("value rows need the weak form and value-only conditions")
         Rw = 0
         for cf, orders in self.terms:
-            M = None
-            for i in range(self.d):
-                Bi = self.B[i][orders[i]].T
-                M = Bi if M is None else torch.kron(M, Bi)
-            Rw = Rw + cf * M
-        Rw = torch.linalg.solve_triangular(self.chol, Rw * self.wq, upper=False)
+            Rw = Rw + cf * self.tests.rows(orders)
+        Rw = torch.linalg.solve_triangular(self.chol, Rw, upper=False)
         yw = torch.linalg.solve_triangular(self.chol, self.rhs[:, None], upper=False)[:, 0]
         scale = self.cfg_weight() / math.sqrt(self.volume)
         blocks_R, blocks_y = [Rw * scale], [yw * scale]
