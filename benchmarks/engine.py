@@ -393,7 +393,8 @@ def _sections(fwd, fg, mem, alloc=()) -> list[str]:
     if fwd:
         lines += ["## Forward pass vs snnTorch, and vs the matmul ceiling", "",
                   "`eager` = `SpikingMLP.forward(differentiable=False)` (layer-major: one matmul per layer on "
-                  "[T·B, n], in-place LIF steps into preallocated buffers); `functional` = the pure-function "
+                  "[T·B, n], in-place LIF steps; two [T, B, n] buffers kept in the network's workspace "
+                  "between calls); `functional` = the pure-function "
                   "pass that the autograd/`torch.func` paths use; `compiled` = the same pass under "
                   "`torch.compile` (`--compile`; inductor, first-call compile time in its own column, "
                   "Δ = max |u_compiled − u_eager| in float32); `step-major` = "
