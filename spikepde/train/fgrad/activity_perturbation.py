@@ -46,10 +46,10 @@ from typing import Sequence
 
 import torch
 
-from ...snn.jets import closure, faa_di_bruno_plan
+from ...snn.jets import closure
 from ...snn.network import SpikingMLP
 from .estimators import stacked_requests
-from .step_major import CHUNK_ELEMENTS, lif_step, tangent_plan
+from .step_major import CHUNK_ELEMENTS, jet_plans, lif_step
 
 MultiIndex = tuple[int, ...]
 Params = dict[str, torch.Tensor]
@@ -140,13 +140,9 @@ def activity_gradients(net: SpikingMLP, params: Params, X: torch.Tensor,
 
 def _activity_block(net, params, X, idx, K, generator, coefficients=None, grads=None):
     """One block of points: pass 1 (``coefficients is None``) or pass 2 (accumulate ``grads``)."""
-    plan = faa_di_bruno_plan(idx)
-    tplan = tangent_plan(plan)
-    order = max(sum(a) for a in idx)
-    J = len(idx)
     lif = net.lif
-    if J > 1 and lif.reset == "zero" and not lif.detach_reset:
-        raise NotImplementedError("jets through a non-detached zero reset are not supported")
+    plan, tplan, order = jet_plans(idx, lif)
+    J = len(idx)
     replay = coefficients is not None
     with_tangent = not replay
     L = len(net.widths)

@@ -14,9 +14,20 @@ from __future__ import annotations
 
 import torch
 
+from ...snn.jets import faa_di_bruno_plan
+
 #: default working-set size (elements of one ``[J, B, K, n]`` buffer) per batch chunk; the
 #: per-step element-wise work then stays in the CPU's cache instead of streaming from memory
 CHUNK_ELEMENTS = 1 << 19
+
+
+def jet_plans(idx, lif) -> tuple[tuple, tuple, int]:
+    """The Faà di Bruno plan of the spike jet over the multi-indices ``idx``, its tangent plan
+    and the highest derivative order (both engines start every block with this)."""
+    if len(idx) > 1 and lif.reset == "zero" and not lif.detach_reset:
+        raise NotImplementedError("jets through a non-detached zero reset are not supported")
+    plan = faa_di_bruno_plan(idx)
+    return plan, tangent_plan(plan), max(sum(a) for a in idx)
 
 
 def tangent_plan(plan) -> tuple:

@@ -53,10 +53,10 @@ from typing import Sequence
 import torch
 from torch.func import jvp, vmap
 
-from ...snn.jets import closure, faa_di_bruno_plan
+from ...snn.jets import closure
 from ...snn.network import SpikingMLP
 from .estimators import sample_directions, stacked_requests
-from .step_major import CHUNK_ELEMENTS, lif_step, tangent_plan
+from .step_major import CHUNK_ELEMENTS, jet_plans, lif_step
 
 MultiIndex = tuple[int, ...]
 Params = dict[str, torch.Tensor]
@@ -130,13 +130,9 @@ def _forward_block(net, params, X, indices, directions):
     d = net.in_dim
     zero = (0,) * d
     idx = tuple(closure(indices if indices is not None else [zero], d))
-    plan = faa_di_bruno_plan(idx)
-    tplan = tangent_plan(plan)
-    order = max(sum(a) for a in idx)
-    J = len(idx)
     lif = net.lif
-    if J > 1 and lif.reset == "zero" and not lif.detach_reset:
-        raise NotImplementedError("jets through a non-detached zero reset are not supported")
+    plan, tplan, order = jet_plans(idx, lif)
+    J = len(idx)
     layer_dirs, K = _split_directions(net, directions, params)
     with_tangent = K > 0
     beta, theta = float(lif.beta), float(lif.threshold)
