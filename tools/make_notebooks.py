@@ -514,6 +514,13 @@ memory of training, the spike rate and the energy estimate of one evaluation (0.
 synaptic accumulate, 4.6 pJ per multiply-accumulate, 45 nm).
 
 The problem is `heat1d`, $u_t = \alpha u_{xx}$, small enough for a quick comparison.
+
+Where they live: every method is one room of `spikepde.train` — `fgrad/` (its estimators:
+`activity_perturbation`, `weight_perturbation`), `admm/`, `bptt`, `ann` — behind one written
+contract (`spikepde.train.base.Trainer`: defaults, step, diagnostics, checkpoint state).
+`spikepde.solve` finds them by name in `spikepde.train.registry.TRAINERS`, and
+`spikepde.register_trainer("mine", MyTrainer)` adds a method of your own to `solve`, the
+command line and parameter studies.
 """),
     settings("03_methods", '''
 # Small settings (about three minutes on a 2-core CPU). To scale up: STEPS=2000,
