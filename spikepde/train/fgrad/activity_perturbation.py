@@ -49,7 +49,7 @@ import torch
 from ...snn.jets import closure
 from ...snn.network import SpikingMLP
 from .estimators import stacked_requests
-from .step_major import CHUNK_ELEMENTS, jet_plans, lif_step
+from .step_major import CHUNK_ELEMENTS, first_layer_jet, jet_plans, lif_step
 
 MultiIndex = tuple[int, ...]
 Params = dict[str, torch.Tensor]
@@ -155,17 +155,8 @@ def _activity_block(net, params, X, idx, K, generator, coefficients=None, grads=
     layer0 = _layer0_mask(idx)
 
     with torch.no_grad():
-        x = net.encode(X)
-        scale = net._encode_scale(X)
-        W0, b0 = params["layers.0.weight"], params["layers.0.bias"]
+        x, scale, I0 = first_layer_jet(net, params, X, idx)
         n0 = widths[0]
-        I0 = torch.zeros(J, B, n0, dtype=dtype, device=device)
-        torch.mm(x, W0.T, out=I0[0])     # matmul, then bias: the rounding of SpikingMLP.forward
-        I0[0] += b0
-        for j, alpha in enumerate(idx):
-            if sum(alpha) == 1:
-                i = alpha.index(1)
-                I0[j] = W0[:, i] * scale[i]
         # the first layer's noise: constant over time, only on the entries W0 reaches
         U0 = _rademacher((J, B, K, n0), generator, dtype, device)
         U0[[j for j, keep in enumerate(layer0) if not keep]] = 0

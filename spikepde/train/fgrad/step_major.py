@@ -30,6 +30,24 @@ def jet_plans(idx, lif) -> tuple[tuple, tuple, int]:
     return plan, tangent_plan(plan), max(sum(a) for a in idx)
 
 
+def first_layer_jet(net, params, X, idx) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The encoded inputs x̃ ``[B, d]``, dx̃/dx per axis, and the first layer's current jet
+    ``[J, B, n0]`` (constant over time): ``W x̃ + b`` (matmul, then bias: the roundings of
+    :meth:`SpikingMLP.forward`, hence the same spikes), ``W[:, i]·dx̃_i/dx_i`` for a first
+    derivative along axis i, zero for higher orders."""
+    x = net.encode(X)
+    scale = net._encode_scale(X)
+    W0 = params["layers.0.weight"]
+    I0 = torch.zeros(len(idx), X.shape[0], net.widths[0], dtype=X.dtype, device=X.device)
+    torch.mm(x, W0.T, out=I0[0])
+    I0[0] += params["layers.0.bias"]
+    for j, alpha in enumerate(idx):
+        if sum(alpha) == 1:
+            i = alpha.index(1)
+            I0[j] = W0[:, i] * scale[i]
+    return x, scale, I0
+
+
 def tangent_plan(plan) -> tuple:
     """For each jet entry j ≥ 1, the coefficient recipe of ``∂s_j/∂v_{j'}`` for every j'.
 

@@ -56,7 +56,7 @@ from torch.func import jvp, vmap
 from ...snn.jets import closure
 from ...snn.network import SpikingMLP
 from .estimators import sample_directions, stacked_requests
-from .step_major import CHUNK_ELEMENTS, jet_plans, lif_step
+from .step_major import CHUNK_ELEMENTS, first_layer_jet, jet_plans, lif_step
 
 MultiIndex = tuple[int, ...]
 Params = dict[str, torch.Tensor]
@@ -144,18 +144,8 @@ def _forward_block(net, params, X, indices, directions):
 
     with torch.no_grad():
         # ---- layer 0: constant current jet over time (and its tangents)
-        x = net.encode(X)
-        scale = net._encode_scale(X)
-        W0, b0 = params["layers.0.weight"], params["layers.0.bias"]
+        x, scale, I0 = first_layer_jet(net, params, X, idx)
         n0 = widths[0]
-        I0 = torch.zeros(J, B, n0, dtype=dtype, device=device)
-        # matmul, then bias: the same rounding as SpikingMLP.forward, hence the same spikes
-        torch.mm(x, W0.T, out=I0[0])
-        I0[0] += b0
-        for j, alpha in enumerate(idx):
-            if sum(alpha) == 1:
-                i = alpha.index(1)
-                I0[j] = W0[:, i] * scale[i]
         I0t = None
         if with_tangent:
             V0, c0 = layer_dirs[0]
