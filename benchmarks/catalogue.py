@@ -75,6 +75,7 @@ def main(argv=None):
     ap.add_argument("--resume", action="store_true",
                     help="keep the rows already in benchmarks/results/catalogue.md and run only the rest "
                          "(same command line as the interrupted run)")
+    ap.add_argument("--note", help="a sentence for the table's header (e.g. which rows came from when)")
     args = ap.parse_args(argv)
     problems = args.problems or spikepde.list_problems()
     for name in problems:            # references first, in this process (cached for the workers)
@@ -86,7 +87,9 @@ def main(argv=None):
               f"thread(s) each, torch {torch.__version__}. Relative L2 on each entry's reference grid; "
               "time is the whole solve (training, reference from the cache, evaluation), measured "
               "while the other worker ran. ‘setting’: the residual form the defaults chose and, for "
-              "fgrad, the perturbation.", "",
+              "fgrad, the perturbation." + (" Run with --resume: the rows already in the table were "
+                                             "kept from the earlier run(s)." if args.resume else "")
+              + (f" {args.note}" if args.note else ""), "",
               "| problem | method | steps | relative L2 | max abs error | time (s) | spike rate | setting |",
               "|---|---|---|---|---|---|---|---|"]
     jobs = [(name, method) for name in problems for method in args.methods]

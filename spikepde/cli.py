@@ -20,6 +20,7 @@ EXAMPLES = {
               "  spikepde solve burgers --method fgrad --steps 2000 --seed 0 --out runs/b1\n"
               "  spikepde solve burgers --method bptt --steps 2000 --out runs/b2\n"
               "  spikepde solve burgers --method ann --out runs/b3\n"
+              "  spikepde solve heat1d --method lsq           # a linear PDE: one closed-form solve\n"
               "  spikepde solve allen_cahn --param d=0.002 --steps 50\n"
               "  spikepde solve path/to/my_problem.toml --json\n"
               "  spikepde solve --resume runs/b1             # continue an interrupted run"),

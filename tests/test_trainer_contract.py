@@ -51,8 +51,8 @@ class ToyTrainer(GradientTrainer):
     finishing_phase = "polish"
 
     @classmethod
-    def defaults(cls, cfg):
-        return {"lr": 5e-2, "lr_schedule": "constant", "dtype": "float64"}
+    def defaults(cls, cfg, problem):
+        return {**super().defaults(cfg, problem), "lr": 5e-2, "lr_schedule": "constant", "dtype": "float64"}
 
     @classmethod
     def finishing_steps(cls, cfg):

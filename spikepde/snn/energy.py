@@ -44,7 +44,7 @@ def count_ops(stats: SpikeStats) -> OpCounts:
     """Per-sample operation counts from the spike statistics of a forward pass."""
     B = max(stats.samples, 1)
     sops = sum(s * f for s, f in zip(stats.spikes, stats.fan_out)) / B
-    macs = stats.in_dim * stats.neurons[0]
+    macs = stats.in_dim * stats.neurons[0] + stats.readout_macs
     updates = stats.T * sum(stats.neurons)
     dense = macs + stats.T * sum(n * f for n, f in zip(stats.neurons, stats.fan_out))
     return OpCounts(synaptic_ops=sops, macs=float(macs), neuron_updates=float(updates),

@@ -53,6 +53,8 @@ class SpikeStats:
             (the next layer's width, or the readout size for the last layer).
         in_dim: input dimension (the first layer's real-valued MACs per sample are
             ``in_dim × widths[0]``).
+        readout_macs: real-valued multiply-accumulates of the readout per sample beyond the
+            spikes' accumulates (a separable field's core contraction; 0 for a rate readout).
     """
 
     spikes: list[float]
@@ -61,6 +63,7 @@ class SpikeStats:
     T: int
     fan_out: list[int]
     in_dim: int
+    readout_macs: float = 0.0
 
     @property
     def rates(self) -> list[float]:

@@ -93,7 +93,8 @@ class SolveConfig:
     params: dict = field(default_factory=dict)
     method: str = field(default=DEFAULT_METHOD, metadata=flag(
         "fgrad: spiking, forward gradient (no back-propagation); bptt: spiking, surrogate-gradient "
-        "BPTT; ann: tanh MLP PINN; admm: spiking, ADMM with closed-form updates", "run",
+        "BPTT; ann: tanh MLP PINN; admm: spiking, ADMM with closed-form updates; lsq: random "
+        "separable spiking features, readout in closed form (linear problems)", "run",
         choices=_methods))
     steps: int | None = field(default=None, metadata=flag(
         "training steps, or ADMM iterations (default: the problem's budget for the method: steps, "
@@ -103,9 +104,11 @@ class SolveConfig:
         "Adam learning rate (default: the method's, 1e-2 spiking, 1e-3 ann)"))
     interior_points: int | None = field(default=None, metadata=flag(
         "collocation points (default: the problem's budget)"))
-    width: int = field(default=64, metadata=flag("neurons per hidden layer", "spiking network"))
-    depth: int = field(default=2, metadata=flag("hidden LIF layers", "spiking network"))
-    T: int = field(default=8, metadata=flag("time steps", "spiking network"))
+    width: int | None = field(default=None, metadata=flag(
+        "neurons per hidden layer (default: the method's, 64)", "spiking network"))
+    depth: int | None = field(default=None, metadata=flag(
+        "hidden LIF layers (default: the method's, 2)", "spiking network"))
+    T: int | None = field(default=None, metadata=flag("time steps (default: the method's, 8)", "spiking network"))
     beta: float = field(default=0.9, metadata=flag("membrane leak per time step, in (0, 1]", "spiking network"))
     threshold: float = field(default=1.0, metadata=flag("firing threshold", "spiking network"))
     reset: str = field(default="subtract", metadata=flag(
@@ -175,7 +178,7 @@ class SolveConfig:
         trainer = TRAINERS[self.method]
         c = dataclasses.replace(self)
         c.steps = int(c.steps if c.steps is not None else default_steps(problem, c.method))
-        for name, value in trainer.defaults(c).items():
+        for name, value in trainer.defaults(c, problem).items():
             if getattr(c, name) is None:
                 setattr(c, name, value)
         c.lr = float(c.lr)
@@ -188,9 +191,10 @@ class SolveConfig:
 
 
 def default_steps(problem, method: str) -> int:
-    """The problem's default budget for ``method`` (its trainer's ``budget_key`` entry of
-    ``[budget]``: optimisation steps, or ADMM iterations)."""
-    return int(problem.budget[TRAINERS[method].budget_key])
+    """The default budget of ``method`` on ``problem`` (its trainer's
+    :meth:`~spikepde.train.base.Trainer.default_steps`: the ``[budget]`` entry of optimisation
+    steps, ADMM iterations, ...)."""
+    return int(TRAINERS[method].default_steps(problem))
 
 
 def _check_common(c: SolveConfig) -> None:

@@ -78,9 +78,9 @@ class ANNTrainer(GradientTrainer):
     finishing_phase = "L-BFGS"
 
     @classmethod
-    def defaults(cls, cfg) -> dict:
+    def defaults(cls, cfg, problem) -> dict:
         # DeepXDE's recipe: constant Adam, then L-BFGS, in float64 (L-BFGS's silent early stops)
-        return {"lr": 1e-3, "lr_schedule": "constant", "dtype": "float64"}
+        return {**super().defaults(cfg, problem), "lr": 1e-3, "lr_schedule": "constant", "dtype": "float64"}
 
     @classmethod
     def check(cls, cfg) -> None:

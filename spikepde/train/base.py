@@ -20,8 +20,9 @@ Class attributes (read before the trainer is built):
 * ``finishing_phase``: the name of a phase run once after the steps (``"L-BFGS"``), or None.
 
 Class methods: :meth:`Trainer.defaults` (values for the settings left at ``None``: ``lr``,
-``lr_schedule``, ``dtype``, and the method's own), :meth:`Trainer.check` (validate its own
-settings, one-line ``ValueError``) and :meth:`Trainer.finishing_steps`.
+``lr_schedule``, ``dtype``, the spiking network's ``width``/``depth``/``T``, and the method's
+own), :meth:`Trainer.default_steps` (its budget for a problem), :meth:`Trainer.check`
+(validate its own settings, one-line ``ValueError``) and :meth:`Trainer.finishing_steps`.
 
 Instances are built as ``cls(cfg, compiled, objective, generator)`` from the resolved config,
 the compiled problem, the shared :class:`~spikepde.train.objective.Objective` and the run's one
@@ -60,9 +61,14 @@ class Trainer:
 
     # ---------------------------------------------------------------- before construction
     @classmethod
-    def defaults(cls, cfg) -> dict[str, Any]:
+    def defaults(cls, cfg, problem) -> dict[str, Any]:
         """Values for the settings of ``cfg`` left at ``None`` (only those are used)."""
-        return {"lr": 1e-2, "lr_schedule": "cosine", "dtype": "float32"}
+        return {"lr": 1e-2, "lr_schedule": "cosine", "dtype": "float32", "width": 64, "depth": 2, "T": 8}
+
+    @classmethod
+    def default_steps(cls, problem) -> int:
+        """Steps when none are asked for: the problem's ``[budget]`` entry :attr:`budget_key`."""
+        return int(problem.budget[cls.budget_key])
 
     @classmethod
     def check(cls, cfg) -> None:

@@ -57,6 +57,7 @@ TRAINERS = Registry("method", {
     "bptt": "spikepde.train.bptt:BPTTTrainer",
     "ann": "spikepde.train.ann:ANNTrainer",
     "admm": "spikepde.train.admm:ADMMTrainer",
+    "lsq": "spikepde.train.closed_form:ClosedFormTrainer",
 })
 
 

@@ -35,11 +35,11 @@ class ForwardGradientTrainer(SpikingTrainer):
     options = ("K", "perturbation", "directions")
 
     @classmethod
-    def defaults(cls, cfg) -> dict:
+    def defaults(cls, cfg, problem) -> dict:
         perturbation = cfg.perturbation or PERTURBATIONS[0]
         # K counts directions per step (global), per parameter group (layerwise) or noise draws
         # per hidden layer (activity): equal tangent slots for a 2-layer network by default
-        return {**super().defaults(cfg), "perturbation": perturbation, "directions": DIRECTIONS[0],
+        return {**super().defaults(cfg, problem), "perturbation": perturbation, "directions": DIRECTIONS[0],
                 "K": 4 if perturbation == "activity" else 8}
 
     @classmethod

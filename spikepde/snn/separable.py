@@ -1,0 +1,159 @@
+"""A separable spiking field: one LIF network per input axis, a time-resolved Tucker readout.
+
+    u(x_1, …, x_d) = Σ_{a_1…a_d} C[a_1, …, a_d] · Π_i z_i(x_i)[a_i],     z_i(x) = P_iᵀ φ_i(x)
+
+* **Per-axis spiking networks.** Axis i has its own LIF network (:class:`SpikingMLP` body: the
+  coordinate, encoded to [−1, 1], as a constant current; ``widths`` LIF layers, T steps). Its
+  features φ_i(x) are the **spike raster of every hidden layer at every time step** (0/1 values,
+  ``T·Σ widths`` of them, plus a constant): a time-resolved readout, so the timing of a spike
+  matters, not only the count.
+* **Readout.** A projection P_i of each axis' raster to m_i coordinates z_i, and a core tensor C
+  coupling the axes (a Tucker form; rank 1 per term would be the separable product f(x) g(t) of
+  SPINN/SepONet). Both are linear maps of spikes, evaluated without any multiplication by a
+  spike value — the spikes only select which projection rows are added up.
+
+Why this shape (``shared/research/spiking_field_probe.md``): a rate readout of one network over
+(x, t) makes the field piecewise constant with few levels; the same budget of neurons spent per
+axis cuts each axis into as many pieces as the raster has distinct rows (about T·width), and the
+tensor product of the axes' pieces is what a 2-D field needs. On a tensor-product grid (the weak
+form's quadrature grid, the reference grid) each axis network runs on the axis' points only:
+``n_1 + … + n_d`` network evaluations instead of ``n_1 · … · n_d``.
+
+Parameters are a flat dict like :class:`SpikingMLP`'s: ``axis{i}.layers.{l}.weight/bias`` (the
+hidden layers), ``axis{i}.projection`` ``[F_i, m_i]`` and ``core`` ``[m_1, …, m_d]``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+from .lif import LIFConfig
+from .network import SpikeStats, SpikingMLP
+
+
+@dataclass
+class SeparableSpikingField:
+    """Per-axis LIF networks with a time-resolved Tucker readout (see the module docstring).
+
+    Args:
+        lower, upper: the input box (one bound per axis; the axes are the problem's inputs).
+        widths: hidden LIF widths of every axis network.
+        T: time steps; lif: the LIF parameters.
+        ranks: m_i, the readout's coordinates per axis (set when the readout is fitted).
+    """
+
+    lower: tuple[float, ...]
+    upper: tuple[float, ...]
+    widths: tuple[int, ...] = (128,)
+    T: int = 16
+    lif: LIFConfig = field(default_factory=LIFConfig)
+    ranks: tuple[int, ...] | None = None
+
+    def __post_init__(self):
+        self.widths = tuple(int(w) for w in self.widths)
+        if len(self.lower) != len(self.upper) or not self.lower:
+            raise ValueError("SeparableSpikingField needs one (lower, upper) bound per axis")
+
+    @property
+    def in_dim(self) -> int:
+        return len(self.lower)
+
+    @property
+    def n_features(self) -> int:
+        """Raster features per axis: T·Σ widths spikes and a constant."""
+        return self.T * sum(self.widths) + 1
+
+    def axis_network(self, i: int) -> SpikingMLP:
+        """The LIF body of axis i (its readout parameters are unused)."""
+        return SpikingMLP(1, self.widths, T=self.T, lif=self.lif, lower=(self.lower[i],),
+                          upper=(self.upper[i],))
+
+    def init_params(self, generator: torch.Generator, dtype=torch.float32, device="cpu") -> dict[str, torch.Tensor]:
+        """Random hidden layers of every axis network (the package's LIF initialisation); the
+        readout (projections and core) is zero until it is fitted."""
+        params = {}
+        for i in range(self.in_dim):
+            body = self.axis_network(i).init_params(generator, dtype=dtype, device=device)
+            params.update({f"axis{i}.{k}": v for k, v in body.items() if k.startswith("layers.")})
+        ranks = self.ranks or (1,) * self.in_dim
+        for i, m in enumerate(ranks):
+            params[f"axis{i}.projection"] = torch.zeros(self.n_features, m, dtype=dtype, device=device)
+        params["core"] = torch.zeros(ranks, dtype=dtype, device=device)
+        return params
+
+    def axis_params(self, params: dict[str, torch.Tensor], i: int) -> dict[str, torch.Tensor]:
+        prefix = f"axis{i}."
+        return {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix + "layers.")}
+
+    # ---------------------------------------------------------------- features
+    def raster(self, params: dict[str, torch.Tensor], i: int, x: torch.Tensor,
+               counts: list[float] | None = None) -> torch.Tensor:
+        """φ_i(x): the spike raster of every hidden layer of axis i at every step, ``[n, F_i]``
+        (time-major within a layer, layers in order, a constant 1 last). ``counts`` receives the
+        spikes of each layer."""
+        net = self.axis_network(i)
+        spikes = net.hidden_spikes(self.axis_params(params, i), x.reshape(-1, 1), differentiable=False)
+        if counts is not None:
+            counts.extend(float(s.sum()) for s in spikes)
+        n = x.shape[0]
+        parts = [s.permute(1, 0, 2).reshape(n, -1) for s in spikes]
+        return torch.cat(parts + [torch.ones(n, 1, dtype=x.dtype, device=x.device)], dim=1)
+
+    def coordinates(self, params, i: int, x: torch.Tensor) -> torch.Tensor:
+        """z_i(x) = P_iᵀ φ_i(x), ``[n, m_i]``."""
+        return self.raster(params, i, x) @ params[f"axis{i}.projection"]
+
+    # ---------------------------------------------------------------- evaluation
+    def forward(self, params: dict[str, torch.Tensor], X: torch.Tensor, differentiable: bool = False) -> torch.Tensor:
+        """u at scattered points ``X`` ``[N, d]`` → ``[N]`` (spikes are exact Heaviside values;
+        the field has no surrogate derivatives: it is fitted and evaluated on values only)."""
+        with torch.no_grad():
+            z = [self.coordinates(params, i, X[:, i]) for i in range(self.in_dim)]
+            return _contract_points(params["core"], z)
+
+    __call__ = forward
+
+    def on_grid(self, params: dict[str, torch.Tensor], axes: list[torch.Tensor]) -> torch.Tensor:
+        """u on the tensor grid of ``axes`` (``indexing="ij"``): each axis network runs once per
+        axis point."""
+        with torch.no_grad():
+            out = params["core"]
+            for i, x in enumerate(axes):
+                z = self.coordinates(params, i, x)                       # [n_i, m_i]
+                out = torch.tensordot(out, z, dims=([0], [1]))          # contract m_i, append n_i
+            return out
+
+    def forward_stats(self, params, X) -> tuple[torch.Tensor, SpikeStats]:
+        """Output and spike statistics as if every point ran its d axis networks (the cost of
+        scattered points; on a grid the axis networks are shared between points)."""
+        counts: list[float] = []
+        with torch.no_grad():
+            z = [self.raster(params, i, X[:, i], counts) @ params[f"axis{i}.projection"]
+                 for i in range(self.in_dim)]
+            u = _contract_points(params["core"], z)
+        widths = list(self.widths) * self.in_dim
+        fan_out = []
+        for i in range(self.in_dim):
+            m = params[f"axis{i}.projection"].shape[1]
+            fan_out += list(self.widths[1:]) + [0]
+            # every spike of every layer drives the projection's m_i accumulators
+            fan_out[-len(self.widths):] = [f + m for f in fan_out[-len(self.widths):]]
+        # the first layer of each axis network: one input; the core contraction: Π m_i MACs
+        stats = SpikeStats(spikes=counts, neurons=widths, samples=X.shape[0], T=self.T, fan_out=fan_out,
+                           in_dim=self.in_dim, readout_macs=float(params["core"].numel()))
+        return u, stats
+
+
+def _contract_points(core: torch.Tensor, z: list[torch.Tensor]) -> torch.Tensor:
+    """Σ_a C[a_1…a_d] Π_i z_i[n, a_i] for every point n."""
+    out = core
+    out = torch.einsum("a...,na->n...", out, z[0])
+    for zi in z[1:]:
+        out = torch.einsum("na...,na->n...", out, zi)
+    return out
+
+
+def tucker_core_size(ranks) -> int:
+    return math.prod(ranks)

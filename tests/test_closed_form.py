@@ -1,0 +1,91 @@
+"""``lsq``: random separable spiking features with a closed-form readout — the maths of the pieces,
+the accuracy it reaches on linear problems at small sizes, and no backward pass anywhere."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import spikepde
+from spikepde.errors import ConfigurationError
+from spikepde.snn.lif import LIFConfig
+from spikepde.snn.separable import SeparableSpikingField
+from spikepde.train.closed_form import _separable_factors, kronecker_rows_gram
+
+SMALL = dict(width=32, T=8, quiet=True, out=None)
+
+
+def _field(dims=2, seed=0):
+    net = SeparableSpikingField(tuple([0.0] * dims), tuple([1.0] * dims), widths=(16,), T=4, lif=LIFConfig())
+    params = net.init_params(torch.Generator().manual_seed(seed), dtype=torch.float64)
+    g = torch.Generator().manual_seed(seed + 1)
+    ranks = [5, 4, 3][:dims]
+    for i, m in enumerate(ranks):
+        params[f"axis{i}.projection"] = torch.randn(net.n_features, m, generator=g, dtype=torch.float64)
+    params["core"] = torch.randn(ranks, generator=g, dtype=torch.float64)
+    return net, params
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_separable_field_on_a_grid_equals_the_field_at_its_points(dims):
+    net, params = _field(dims)
+    axes = [torch.linspace(0, 1, n, dtype=torch.float64) for n in (7, 5, 3)[:dims]]
+    grid = net.on_grid(params, axes)
+    points = torch.stack(torch.meshgrid(*axes, indexing="ij"), -1).reshape(-1, dims)
+    torch.testing.assert_close(grid.reshape(-1), net.forward(params, points), rtol=1e-12, atol=1e-12)
+    raster = net.raster(params, 0, axes[0])
+    assert raster.shape == (7, 4 * 16 + 1) and set(raster.unique().tolist()) <= {0.0, 1.0}   # spikes and the constant
+
+
+def test_the_rows_gram_is_a_hadamard_product_of_axis_grams():
+    g = torch.Generator().manual_seed(0)
+    rows = [(torch.randn(6, generator=g, dtype=torch.float64),
+             [torch.randn(6, 3, generator=g, dtype=torch.float64), torch.randn(6, 2, generator=g, dtype=torch.float64)])
+            for _ in range(2)]
+    explicit = sum(c[:, None] * torch.einsum("ra,rb->rab", v[0], v[1]).reshape(6, -1) for c, v in rows)
+    torch.testing.assert_close(kronecker_rows_gram(rows, rows), explicit @ explicit.T, rtol=1e-12, atol=1e-12)
+
+
+def test_a_separable_factor_is_split_into_axis_functions():
+    x, t = torch.linspace(0, 1, 9, dtype=torch.float64), torch.linspace(0, 1, 7, dtype=torch.float64)
+    f = t[None, :] * (x * (1 - x))[:, None]
+    (s, (fx, ft)), = _separable_factors(f)
+    torch.testing.assert_close(s * fx[:, None] * ft[None, :], f, rtol=1e-12, atol=1e-12)
+    x3 = torch.linspace(0, 1, 5, dtype=torch.float64)
+    f3 = torch.einsum("a,b,c->abc", x3 + 1, x3 * (1 - x3) + 0.5, x3 ** 2 + 0.1)
+    (s3, parts), = _separable_factors(f3)
+    torch.testing.assert_close(s3 * torch.einsum("a,b,c->abc", *parts), f3, rtol=1e-12, atol=1e-12)
+
+
+# measured at these small sizes (width 32, T 8): 1.8e-2, 2.8e-2, 4.8e-2; the defaults reach
+# 6.6e-4, 4.2e-3, 7.4e-3 (benchmarks/results/catalogue.md)
+@pytest.mark.parametrize("name, tests, bound", [("poisson1d", 64, 3e-2), ("heat1d", 16, 5e-2),
+                                                ("poisson2d", 16, 8e-2)])
+def test_linear_problems_are_solved_in_one_step(name, tests, bound):
+    r = spikepde.solve(name, method="lsq", weak_tests=tests, **SMALL)
+    assert r.metrics["steps"] == 1 and r.metrics["relative_l2"] < bound, r.metrics["relative_l2"]
+    assert r.metrics["relative_l2"] < 0.1 * r.metrics["initial_relative_l2"]
+    assert 0.2 < r.metrics["spike_rate"] < 0.8 and r.metrics["energy_pj_per_sample"] > 0
+    assert sum(r.metrics["final_loss_terms"].values()) < 1e-6     # the rows are met
+
+
+def test_no_backward_pass_anywhere(monkeypatch):
+    def forbidden(*args, **kwargs):
+        raise AssertionError("reverse-mode autograd was called")
+    monkeypatch.setattr(torch.Tensor, "backward", forbidden)
+    monkeypatch.setattr(torch.autograd, "grad", forbidden)
+    r = spikepde.solve("heat1d", method="lsq", weak_tests=12, **SMALL)
+    assert np.isfinite(r.metrics["relative_l2"])
+
+
+@pytest.mark.parametrize("name, reason", [("burgers", "nonlinear"), ("poisson_lshape", "excluded regions"),
+                                          ("allen_cahn", "not u times a constant")])
+def test_problems_it_cannot_solve_are_refused_with_the_reason(name, reason):
+    with pytest.raises(ConfigurationError, match=reason):
+        spikepde.solve(name, method="lsq", **SMALL)
+
+
+def test_same_seed_same_field_and_a_new_seed_another():
+    a, b = (spikepde.solve("heat1d", method="lsq", weak_tests=12, seed=3, **SMALL) for _ in range(2))
+    c = spikepde.solve("heat1d", method="lsq", weak_tests=12, seed=4, **SMALL)
+    assert a.metrics["relative_l2"] == b.metrics["relative_l2"] != c.metrics["relative_l2"]
