@@ -2,6 +2,8 @@
 the accuracy it reaches on linear problems at small sizes, and no backward pass anywhere."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -10,7 +12,8 @@ import spikepde
 from spikepde.errors import ConfigurationError
 from spikepde.snn.lif import LIFConfig
 from spikepde.snn.separable import SeparableSpikingField
-from spikepde.train.closed_form import _separable_factors, kronecker_rows_gram
+from spikepde.train.closed_form import (_Component, _component_gram, _separable_factors, is_linear,
+                                         kronecker_rows_gram)
 
 SMALL = dict(width=32, T=8, quiet=True, out=None)
 
@@ -78,8 +81,7 @@ def test_no_backward_pass_anywhere(monkeypatch):
     assert np.isfinite(r.metrics["relative_l2"])
 
 
-@pytest.mark.parametrize("name, reason", [("burgers", "nonlinear"), ("poisson_lshape", "excluded regions"),
-                                          ("allen_cahn", "not u times a constant")])
+@pytest.mark.parametrize("name, reason", [("kdv", "reads derivatives of u"), ("poisson_lshape", "excluded regions")])
 def test_problems_it_cannot_solve_are_refused_with_the_reason(name, reason):
     with pytest.raises(ConfigurationError, match=reason):
         spikepde.solve(name, method="lsq", **SMALL)
@@ -89,3 +91,56 @@ def test_same_seed_same_field_and_a_new_seed_another():
     a, b = (spikepde.solve("heat1d", method="lsq", weak_tests=12, seed=3, **SMALL) for _ in range(2))
     c = spikepde.solve("heat1d", method="lsq", weak_tests=12, seed=4, **SMALL)
     assert a.metrics["relative_l2"] == b.metrics["relative_l2"] != c.metrics["relative_l2"]
+
+
+def test_a_nonlinear_pde_takes_damped_gauss_newton_steps():
+    # measured at this size: weak loss 0.56 after one step and 3.2e-5 after four; relative L2
+    # 0.59 before, 0.30 after one, 0.28 after four (the default size reaches 3.3e-2)
+    one, four = (spikepde.solve("burgers", method="lsq", weak_tests=16, steps=s, **SMALL) for s in (1, 4))
+    assert four.metrics["final_loss_terms"]["pde"] < 1e-3 * one.metrics["final_loss_terms"]["pde"]
+    assert four.metrics["relative_l2"] < 0.3 < 0.55 < one.metrics["initial_relative_l2"]
+    assert four.metrics["lsq_newton_steps"] == 4 and four.metrics["lsq_step_sizes"] == [1.0] * 4
+
+
+def test_the_line_search_damps_a_step_that_would_raise_the_objective():
+    # allen_cahn's first undamped Newton step from its initial condition overshoots (measured:
+    # the weak loss 0.84 -> 3.4e5 at the default size); a quarter of it lowers the loss. (The
+    # error does not follow at this size: 0.66 for the initial condition, 0.75 after three steps.)
+    r = spikepde.solve("allen_cahn", method="lsq", weak_tests=16, steps=3, **SMALL)
+    sizes = r.metrics["lsq_step_sizes"]
+    assert sizes[0] < 1 and all(0 < s <= 1 for s in sizes)
+    assert r.metrics["final_loss_terms"]["pde"] < 0.1
+
+
+def test_no_backward_pass_in_the_gauss_newton_steps(monkeypatch):
+    def forbidden(*args, **kwargs):
+        raise AssertionError("reverse-mode autograd was called")
+    monkeypatch.setattr(torch.Tensor, "backward", forbidden)
+    monkeypatch.setattr(torch.autograd, "grad", forbidden)
+    r = spikepde.solve("burgers", method="lsq", weak_tests=12, steps=2, **SMALL)
+    assert r.metrics["relative_l2"] < r.metrics["initial_relative_l2"]
+
+
+def test_the_gram_of_test_grid_rows_is_their_kronecker_product():
+    g = torch.Generator().manual_seed(1)
+    counts = (3, 4)
+    grids = torch.meshgrid(*[torch.arange(k) for k in counts], indexing="ij")
+    index = [t.reshape(-1) for t in grids]
+
+    def component(scale):
+        vecs = [torch.randn(k, 5, generator=g, dtype=torch.float64) for k in counts]
+        return _Component(torch.full((12,), scale, dtype=torch.float64), vecs, index, grid=counts)
+
+    a, b = component(2.0), component(-0.5)
+    general = _component_gram(dataclasses.replace(a, grid=None), dataclasses.replace(b, grid=None))
+    torch.testing.assert_close(_component_gram(a, b), general, rtol=1e-12, atol=1e-12)
+    core = torch.randn(5, 5, generator=g, dtype=torch.float64)
+    torch.testing.assert_close(a.apply(core), dataclasses.replace(a, grid=None).apply(core), rtol=1e-12, atol=1e-12)
+    w = torch.randn(12, generator=g, dtype=torch.float64)
+    torch.testing.assert_close(a.adjoint(w), dataclasses.replace(a, grid=None).adjoint(w), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name, linear", [("heat1d", True), ("mexican_hat", True), ("burgers", False),
+                                          ("allen_cahn", False), ("reaction_diffusion", False)])
+def test_linearity_is_read_from_the_equation(name, linear):
+    assert is_linear(spikepde.load_problem(name)) is linear

@@ -200,3 +200,20 @@ def test_linear_operator_of_the_weak_form():
     assert weak_applies(burgers) is None and "nonlinear" in weak_applies(burgers, linear=True)
     lshape = compile_problem(spikepde.load_problem("poisson_lshape"))
     assert weak_applies(lshape) is None and "whole box" in weak_applies(lshape, linear=True)
+
+
+@pytest.mark.parametrize("name", ["burgers", "allen_cahn", "heat1d", "kdv"])
+def test_the_jacobian_terms_are_the_derivative_of_the_weak_residual(name):
+    # Newton's linearisation against central finite differences of the residual itself
+    compiled = compile_problem(spikepde.load_problem(name), dtype=torch.float64)
+    weak = WeakForm(compiled, test_per_axis=7, quad_per_interval=3)
+    x = weak.points
+    u = torch.sin(2 * x[:, 0] + 0.5) * torch.cos(x[:, 1])
+    v = torch.cos(3 * x[:, 0]) * (1 + x[:, 1] ** 2)
+    h = 1e-5
+    numeric_jvp = (weak.residual(u + h * v) - weak.residual(u - h * v)) / (2 * h)
+    linear = sum(weak.tests.project(c * v if isinstance(c, torch.Tensor) else c * v, alpha)
+                 for c, alpha in weak.jacobian_terms(u))
+    torch.testing.assert_close(linear, numeric_jvp, rtol=1e-6, atol=1e-8 * float(numeric_jvp.abs().max()))
+    fields = [c for c, _ in weak.jacobian_terms(u) if isinstance(c, torch.Tensor)]
+    assert bool(fields) == (name != "heat1d")        # heat1d is linear: numbers only

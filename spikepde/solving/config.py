@@ -151,9 +151,10 @@ class SolveConfig:
         "form where it applies (weak for fgrad/bptt)", choices=RESIDUAL_FORMS))
     weak_tests: int | list | None = field(default=None, metadata=flag(
         "weak form: B-splines per axis, one number or one per axis in the order of the variables, "
-        "e.g. 48,24 (default 32; 10 for three variables)", kind="counts", metavar="N[,N...]"))
-    weak_quadrature: int = field(default=2, metadata=flag(
-        "weak form: midpoint quadrature points per B-spline interval and axis", metavar="Q"))
+        "e.g. 48,24 (default 32; 10 for three variables; lsq: its own, see docs/methods/lsq.md)", kind="counts", metavar="N[,N...]"))
+    weak_quadrature: int | None = field(default=None, metadata=flag(
+        "weak form: midpoint quadrature points per B-spline interval and axis (default 2; lsq "
+        "on a nonlinear problem 5)", metavar="Q"))
     hard_constraints: bool = field(default=True, metadata=flag(
         "train through the problem's [hard_constraint] output transform (--no-hard-constraints, "
         "or --soft-constraints: the initial/boundary conditions as loss terms instead)"))
@@ -184,6 +185,7 @@ class SolveConfig:
         c.lr = float(c.lr)
         # 32 B-splines per axis in 1-D and 2-D; 10 in 3-D (1000 tests, a 26³ quadrature grid)
         c.weak_tests = c.weak_tests if c.weak_tests is not None else (32 if problem.dim <= 2 else 10)
+        c.weak_quadrature = int(c.weak_quadrature if c.weak_quadrature is not None else 2)
         _check_common(c)
         _check_residual_form(c, trainer)
         trainer.check(c)

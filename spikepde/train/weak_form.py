@@ -279,31 +279,48 @@ class WeakForm:
         """The transpose of :meth:`_project`: test-space ``[n_tests]`` → grid ``[Q]``."""
         return self.tests.project_adjoint(weights, orders)
 
-    def residual_adjoint(self, u: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        """``∂/∂u_q Σ_k w_k g_k(u)`` for every quadrature point q (``[Q]``), no autograd.
+    def jacobian_terms(self, u: torch.Tensor) -> list[tuple[float | torch.Tensor, tuple[int, ...]]]:
+        """The derivative of :meth:`residual` at u as ``δg_k = Σ_j ⟨c_j δu, ∂^{α_j} ψ_k⟩``:
+        the terms ``[(c_j, α_j), ...]`` with c_j a number (a linear term, signs of the
+        integration by parts included) or a ``[Q]`` field on :attr:`points` (a source's slope
+        ∂g/∂u, a flux's −P'(u)). A source whose slope is the same number everywhere is given as
+        that number. No autograd: the slopes are forward-mode derivatives of element-wise
+        functions (one ``jvp`` with a tangent of ones each).
 
-        Each term of :meth:`residual` is a linear projection P of an element-wise function F(u),
-        so its contribution is ``F'(u_q) · (Pᵀ w)_q``: the projections' transposes are the same
-        separable contractions the other way round, and F' is a forward-mode derivative of an
-        element-wise function (one ``jvp`` with a tangent of ones). The forward-gradient trainer
-        uses it to turn the weak loss into per-point error signals.
+        Newton's linearisation of the weak residual, shared by :meth:`residual_adjoint` (the
+        forward-gradient trainer's per-point error signals) and the closed-form readout's
+        Gauss–Newton rows (:mod:`spikepde.train.closed_form`).
         """
         ones = torch.ones_like(u)
-        out = torch.zeros_like(u)
         zero = self._zero
 
         def elementwise_slope(fn):
             _, slope = torch.func.jvp(lambda v: _broadcast(fn(self._cols, {zero: v}), v), (u,), (ones,))
             return slope
 
+        terms: list = []
         source_slope = elementwise_slope(self._source)
         if bool((source_slope != 0).any()):
-            out = out + source_slope * self._project_adjoint(weights, zero)
-        for c, alpha in self.terms.linear:
-            out = out + ((-1) ** sum(alpha) * c) * self._project_adjoint(weights, alpha)
+            flat = source_slope.flatten()
+            constant = bool((flat == flat[0]).all())
+            terms.append((float(flat[0]) if constant else source_slope, zero))
+        terms += [((-1) ** sum(alpha) * c, alpha) for c, alpha in self.terms.linear]
         for axis, flux in self._fluxes:
             e = tuple(1 if j == axis else 0 for j in range(self.d))
-            out = out - elementwise_slope(flux) * self._project_adjoint(weights, e)
+            terms.append((-elementwise_slope(flux), e))
+        return terms
+
+    def residual_adjoint(self, u: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """``∂/∂u_q Σ_k w_k g_k(u)`` for every quadrature point q (``[Q]``), no autograd.
+
+        Each term of :meth:`residual` is a linear projection P of an element-wise function F(u),
+        so its contribution is ``F'(u_q) · (Pᵀ w)_q``: the projections' transposes are the same
+        separable contractions the other way round, and F' comes from :meth:`jacobian_terms`.
+        The forward-gradient trainer uses it to turn the weak loss into per-point error signals.
+        """
+        out = torch.zeros_like(u)
+        for c, alpha in self.jacobian_terms(u):
+            out = out + c * self._project_adjoint(weights, alpha)
         return out
 
     def residual(self, u: torch.Tensor) -> torch.Tensor:
