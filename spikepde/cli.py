@@ -157,8 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a fixed problem parameter for every point")
     p.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 per setting (default 1)")
     p.add_argument("--steps", type=int, help="training steps per point (default: the problem's budget)")
-    p.add_argument("--method", default=DEFAULT_METHOD, choices=tuple(TRAINERS),
-                   help=f"the training method of every point (default {DEFAULT_METHOD})")
+    p.add_argument("--method", default=DEFAULT_METHOD, choices=("auto",) + tuple(TRAINERS),
+                   help=f"the training method of every point (default {DEFAULT_METHOD}: lsq where it "
+                        "accepts the problem, else fgrad)")
     p.add_argument("--out", required=True, help="study directory: results.csv, runs/, plots")
     p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786 ('local' "
                                        "starts a LocalCluster)")
@@ -267,7 +268,9 @@ def cmd_show(args) -> int:
 
 
 def cmd_solve(args) -> int:
+    from . import load_problem
     from .solving import SolveConfig, solve
+    from .train.registry import choose_method
 
     config_fields = {f.name: f for f in dataclasses.fields(SolveConfig) if "cli" in f.metadata}
     given = {k: v for k, v in vars(args).items() if k in config_fields}
@@ -287,6 +290,8 @@ def cmd_solve(args) -> int:
     options = {k: (parse_assignments(v, _flag_name(k)) if config_fields[k].type == "dict" else v)
                for k, v in given.items()}
     method = options.pop("method", SolveConfig.method)
+    if method == "auto":     # named now: the run directory and the option check need it
+        method = choose_method(method, load_problem(args.problem))
     _check_method_options(method, options)
     seed = options.get("seed", SolveConfig.seed)
     out = args.out or f"runs/{Path(args.problem).stem}-{method}-s{seed}"

@@ -144,3 +144,20 @@ def test_the_gram_of_test_grid_rows_is_their_kronecker_product():
                                           ("allen_cahn", False), ("reaction_diffusion", False)])
 def test_linearity_is_read_from_the_equation(name, linear):
     assert is_linear(spikepde.load_problem(name)) is linear
+
+
+@pytest.mark.parametrize("name, chosen, reason", [
+    ("burgers", "lsq", None), ("poisson1d", "lsq", None), ("wave1d", "lsq", None),
+    ("advection1d", "fgrad", "first-order"), ("mexican_hat", "fgrad", "scattered"),
+    ("kdv", "fgrad", "reads derivatives"), ("poisson_lshape", "fgrad", "excluded regions")])
+def test_auto_picks_lsq_where_it_was_measured_better(name, chosen, reason):
+    from spikepde.train.registry import auto_reasons, choose_method
+    problem = spikepde.load_problem(name)
+    assert choose_method("auto", problem) == chosen and choose_method("bptt", problem) == "bptt"
+    reasons = auto_reasons(problem)
+    assert (reason is None and not reasons) or reason in reasons["lsq"]
+
+
+def test_the_default_method_is_auto():
+    r = spikepde.solve("heat1d", weak_tests=12, **SMALL)
+    assert r.config.method == "lsq" and r.metrics["method"] == "lsq" and r.metrics["steps"] == 1

@@ -119,7 +119,8 @@ def test_every_command_has_help_with_examples(command, capsys):
     (["show", "burgers", "--param", "zz=1"], "zz"),
     (["solve", "burgers", "--method", "magic"], "invalid choice"),
     (["solve", "burgers", "--steps", "0"], "steps must be >= 1"),
-    (["solve", "burgers", "--K", "-2"], "K must be >= 1"),
+    (["solve", "burgers", "--method", "fgrad", "--K", "-2"], "K must be >= 1"),
+    (["solve", "burgers", "--K", "4"], "--K is for --method fgrad"),     # auto picks lsq here
     (["solve", "burgers", "--lr", "nan"], "lr must be a positive"),
     (["solve", "burgers", "--checkpoint-every", "0"], "checkpoint_every must be >= 1"),
     (["solve", "burgers", "--interior-points", "0"], "interior_points must be >= 1"),

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..train.registry import DEFAULT_METHOD, TRAINERS
+from ..train.registry import DEFAULT_METHOD, TRAINERS, choose_method
 from ..train.schedules import LR_SCHEDULES
 
 DTYPES = ("float32", "float64")
@@ -34,7 +34,7 @@ def flag(help: str, group: str = "training", *, kind: str | None = None, choices
 
 
 def _methods():
-    return tuple(TRAINERS)
+    return ("auto",) + tuple(TRAINERS)
 
 
 def _surrogates():
@@ -92,9 +92,11 @@ class SolveConfig:
     problem: str = "burgers"
     params: dict = field(default_factory=dict)
     method: str = field(default=DEFAULT_METHOD, metadata=flag(
-        "fgrad: spiking, forward gradient (no back-propagation); bptt: spiking, surrogate-gradient "
-        "BPTT; ann: tanh MLP PINN; admm: spiking, ADMM with closed-form updates; lsq: random "
-        "separable spiking features, readout in closed form (linear problems)", "run",
+        "auto (default): lsq where it accepts the problem, else fgrad (the best BP-free spiking "
+        "method measured on the catalogue); lsq: random separable spiking features, readout in "
+        "closed form (Gauss-Newton for a nonlinear PDE); fgrad: spiking, forward gradient (no "
+        "back-propagation); bptt: spiking, surrogate-gradient BPTT; ann: tanh MLP PINN; admm: "
+        "spiking, ADMM with closed-form updates", "run",
         choices=_methods))
     steps: int | None = field(default=None, metadata=flag(
         "training steps, or ADMM iterations (default: the problem's budget for the method: steps, "
@@ -174,10 +176,10 @@ class SolveConfig:
 
     def resolved(self, problem) -> "SolveConfig":
         """A copy with every ``None`` default filled in from the problem and the method."""
-        if self.method not in TRAINERS:
-            raise ValueError(f"unknown method '{self.method}'; expected one of {', '.join(TRAINERS)}")
-        trainer = TRAINERS[self.method]
-        c = dataclasses.replace(self)
+        if self.method != "auto" and self.method not in TRAINERS:
+            raise ValueError(f"unknown method '{self.method}'; expected auto or one of {', '.join(TRAINERS)}")
+        c = dataclasses.replace(self, method=choose_method(self.method, problem))
+        trainer = TRAINERS[c.method]
         c.steps = int(c.steps if c.steps is not None else default_steps(problem, c.method))
         for name, value in trainer.defaults(c, problem).items():
             if getattr(c, name) is None:
@@ -196,7 +198,7 @@ def default_steps(problem, method: str) -> int:
     """The default budget of ``method`` on ``problem`` (its trainer's
     :meth:`~spikepde.train.base.Trainer.default_steps`: the ``[budget]`` entry of optimisation
     steps, ADMM iterations, ...)."""
-    return int(TRAINERS[method].default_steps(problem))
+    return int(TRAINERS[choose_method(method, problem)].default_steps(problem))
 
 
 def _check_common(c: SolveConfig) -> None:

@@ -74,9 +74,12 @@ def solve(problem="burgers", method: str = DEFAULT_METHOD, steps: int | None = N
 
     Args:
         problem: a :class:`~spikepde.problem.problem.Problem`, a catalogue name or a .toml path.
-        method: a name of :data:`~spikepde.train.registry.TRAINERS`: ``"fgrad"`` (spiking,
-            forward gradient, no back-propagation), ``"admm"`` (spiking, closed-form ADMM),
-            ``"bptt"`` (spiking, surrogate-gradient BPTT) or ``"ann"`` (tanh MLP PINN).
+        method: ``"auto"`` (the default: ``"lsq"`` where it accepts the problem, else
+            ``"fgrad"``; :func:`~spikepde.train.registry.choose_method`) or a name of
+            :data:`~spikepde.train.registry.TRAINERS`: ``"lsq"`` (random separable spiking
+            features, readout in closed form / Gauss–Newton), ``"fgrad"`` (spiking, forward
+            gradient, no back-propagation), ``"admm"`` (spiking, closed-form ADMM), ``"bptt"``
+            (spiking, surrogate-gradient BPTT) or ``"ann"`` (tanh MLP PINN).
         steps: training steps (default: the problem's budget for the method).
         seed: one seed for initialisation, sampling and perturbation directions.
         out: run directory (None: write nothing).

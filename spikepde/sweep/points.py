@@ -113,6 +113,7 @@ class _Point:
 def _make_points(problem_arg, problem, settings: list[dict], *, method, steps, fixed_options,
                  fixed_params, runs_dir: Path) -> list[_Point]:
     from ..solving import default_steps
+    from ..train.registry import choose_method
 
     options = _solve_option_names()
     identity = _problem_identity(problem)
@@ -132,7 +133,8 @@ def _make_points(problem_arg, problem, settings: list[dict], *, method, steps, f
         merged = {"method": method, "steps": steps, "seed": 0, **fixed_options,
                   **{k: v for k, v in fixed_params.items()}, **s}
         merged = {k: _plain(v) for k, v in merged.items()}
-        top = {"method": merged.pop("method"), "steps": merged.pop("steps"), "seed": merged.pop("seed")}
+        top = {"method": choose_method(merged.pop("method"), problem), "steps": merged.pop("steps"),
+               "seed": merged.pop("seed")}
         if top["steps"] is None:
             # fixed here so that the point id names the budget (ADMM counts iterations)
             top["steps"] = default_steps(problem, top["method"])

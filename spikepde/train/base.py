@@ -71,6 +71,12 @@ class Trainer:
         return int(problem.budget[cls.budget_key])
 
     @classmethod
+    def declines(cls, problem) -> str | None:
+        """Why ``method="auto"`` should not pick this method for ``problem`` (None: it may).
+        Cheap, from the problem's equations only; the method may still refuse at construction."""
+        return None
+
+    @classmethod
     def check(cls, cfg) -> None:
         """Raise ``ValueError`` (one line) for a setting of this method that cannot work."""
 

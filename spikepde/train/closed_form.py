@@ -197,6 +197,30 @@ class ClosedFormTrainer(Trainer):
                 "weak_tests": tests, "weak_quadrature": quadrature}
 
     @classmethod
+    def declines(cls, problem) -> str | None:
+        # each reason was measured on the catalogue against fgrad (benchmarks/results/catalogue.md)
+        if problem.data_only:
+            return ("scattered regression data leave most product cells of the per-axis rasters "
+                    "without a sample (mexican_hat: lsq 0.26, fgrad 0.096)")
+        if problem.excluded:
+            return "excluded regions (the weak rows need the whole box)"
+        residual = problem.residuals[0].xreplace(problem.substitutions())
+        try:
+            terms = split_residual(residual, problem.u, problem.input_symbols)
+        except ValueError as exc:
+            return str(exc)
+        if not terms.fluxes and all(sum(a) <= 1 for _, a in terms.linear):
+            return ("a first-order (transport) equation: the minimum-norm weak solve does not carry "
+                    "the initial values along the characteristics (advection1d: lsq 1.98, fgrad 0.53)")
+        if not is_linear(problem) and problem.dim > 2:
+            return "nonlinear with more than two inputs"
+        enforced = set(problem.hard_constraint.enforces) if problem.hard_constraint else set()
+        for k, cond in enumerate(problem.conditions):
+            if k not in enforced and (cond.kind == "neumann" or (cond.kind == "periodic" and cond.derivatives)):
+                return f"condition {k} ({cond.kind}) reads derivatives of u; the field has values only"
+        return None
+
+    @classmethod
     def default_steps(cls, problem) -> int:
         # a linear problem is one solve; a nonlinear one a Gauss–Newton step per step (burgers'
         # error stops improving after 4, allen_cahn's first steps are damped to 1/16–1/4)

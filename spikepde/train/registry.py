@@ -69,8 +69,33 @@ CLASSIFIERS = Registry("classification method", {
     "admm": "spikepde.train.admm.classifier:train",
 })
 
-#: the method of ``spikepde solve`` when none is named
-DEFAULT_METHOD = "fgrad"
+#: the method of ``spikepde solve`` when none is named: ``"auto"``, see :func:`choose_method`
+DEFAULT_METHOD = "auto"
+#: what ``"auto"`` tries, best first (measured over the catalogue, benchmarks/results/catalogue.md):
+#: the closed-form readout where it accepts the problem, else the forward gradient
+AUTO_METHODS = ("lsq", "fgrad")
+
+
+def choose_method(method: str, problem) -> str:
+    """``method`` itself, or for ``"auto"`` the first of :data:`AUTO_METHODS` whose trainer does
+    not decline ``problem`` (:meth:`~spikepde.train.base.Trainer.declines`)."""
+    if method != "auto":
+        return method
+    for name in AUTO_METHODS:
+        if TRAINERS[name].declines(problem) is None:
+            return name
+    return AUTO_METHODS[-1]
+
+
+def auto_reasons(problem) -> dict[str, str]:
+    """Why each method ``"auto"`` passed over for ``problem`` declined it (for reports)."""
+    out = {}
+    for name in AUTO_METHODS:
+        reason = TRAINERS[name].declines(problem)
+        if reason is None:
+            break
+        out[name] = reason
+    return out
 
 
 def register_trainer(name: str, trainer) -> None:
