@@ -130,7 +130,7 @@ def main(argv=None):
              "Relative L2 and max |error| on the 256 × 100 Cole–Hopf grid (t ≤ 0.99).", ""]
 
     # 1. default settings
-    rows, results = [], {}
+    results = {}
     for method in args.methods:
         for seed in range(args.seeds):
             kw = dict(quick)

@@ -161,3 +161,11 @@ def test_auto_picks_lsq_where_it_was_measured_better(name, chosen, reason):
 def test_the_default_method_is_auto():
     r = spikepde.solve("heat1d", weak_tests=12, **SMALL)
     assert r.config.method == "lsq" and r.metrics["method"] == "lsq" and r.metrics["steps"] == 1
+
+
+def test_a_one_variable_field_costs_one_accumulate_per_spike_whatever_its_readout_size():
+    # projection and core fold into one weight per raster feature: the energy per sample is
+    # set by the spikes (the same hidden layers at the same points), not by the readout's rank
+    a, b = (spikepde.solve("poisson1d", method="lsq", weak_tests=n, **SMALL) for n in (16, 64))
+    assert a.metrics["lsq_ranks"][0] < b.metrics["lsq_ranks"][0]
+    assert a.metrics["energy_pj_per_sample"] == pytest.approx(b.metrics["energy_pj_per_sample"], rel=1e-9)

@@ -50,9 +50,12 @@ class SeparableSpikingField:
     T: int = 16
     lif: LIFConfig = field(default_factory=LIFConfig)
     ranks: tuple[int, ...] | None = None
+    features: str = "raster"
 
     def __post_init__(self):
         self.widths = tuple(int(w) for w in self.widths)
+        if self.features not in ("raster", "rate"):
+            raise ValueError(f"features must be 'raster' or 'rate', got {self.features!r}")
         if len(self.lower) != len(self.upper) or not self.lower:
             raise ValueError("SeparableSpikingField needs one (lower, upper) bound per axis")
 
@@ -62,8 +65,8 @@ class SeparableSpikingField:
 
     @property
     def n_features(self) -> int:
-        """Raster features per axis: T·Σ widths spikes and a constant."""
-        return self.T * sum(self.widths) + 1
+        """Features per axis: T·Σ widths spikes and a constant (rate: Σ widths counts)."""
+        return (self.T if self.features == "raster" else 1) * sum(self.widths) + 1
 
     def axis_network(self, i: int) -> SpikingMLP:
         """The LIF body of axis i (its readout parameters are unused)."""
@@ -91,14 +94,17 @@ class SeparableSpikingField:
     def raster(self, params: dict[str, torch.Tensor], i: int, x: torch.Tensor,
                counts: list[float] | None = None) -> torch.Tensor:
         """φ_i(x): the spike raster of every hidden layer of axis i at every step, ``[n, F_i]``
-        (time-major within a layer, layers in order, a constant 1 last). ``counts`` receives the
-        spikes of each layer."""
+        (time-major within a layer, layers in order, a constant 1 last; ``features="rate"``:
+        each neuron's spike count instead). ``counts`` receives the spikes of each layer."""
         net = self.axis_network(i)
         spikes = net.hidden_spikes(self.axis_params(params, i), x.reshape(-1, 1), differentiable=False)
         if counts is not None:
             counts.extend(float(s.sum()) for s in spikes)
         n = x.shape[0]
-        parts = [s.permute(1, 0, 2).reshape(n, -1) for s in spikes]
+        if self.features == "rate":          # the ablation: spike counts, timing discarded
+            parts = [s.sum(0) for s in spikes]
+        else:
+            parts = [s.permute(1, 0, 2).reshape(n, -1) for s in spikes]
         return torch.cat(parts + [torch.ones(n, 1, dtype=x.dtype, device=x.device)], dim=1)
 
     def coordinates(self, params, i: int, x: torch.Tensor) -> torch.Tensor:
@@ -134,15 +140,18 @@ class SeparableSpikingField:
                  for i in range(self.in_dim)]
             u = _contract_points(params["core"], z)
         widths = list(self.widths) * self.in_dim
+        # one input a field of one variable: projection and core fold into one readout weight
+        # per raster feature (u = φᵀ(P·C)), so a spike costs one accumulate and nothing else
+        folded = self.in_dim == 1
         fan_out = []
         for i in range(self.in_dim):
-            m = params[f"axis{i}.projection"].shape[1]
+            m = 1 if folded else params[f"axis{i}.projection"].shape[1]
             fan_out += list(self.widths[1:]) + [0]
             # every spike of every layer drives the projection's m_i accumulators
             fan_out[-len(self.widths):] = [f + m for f in fan_out[-len(self.widths):]]
         # the first layer of each axis network: one input; the core contraction: Π m_i MACs
         stats = SpikeStats(spikes=counts, neurons=widths, samples=X.shape[0], T=self.T, fan_out=fan_out,
-                           in_dim=self.in_dim, readout_macs=float(params["core"].numel()))
+                           in_dim=self.in_dim, readout_macs=0.0 if folded else float(params["core"].numel()))
         return u, stats
 
 

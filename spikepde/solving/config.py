@@ -134,6 +134,10 @@ class SolveConfig:
     directions: str | None = field(default=None, metadata=flag(
         "fgrad, weight perturbation: distribution of the directions (default rademacher)",
         choices=_directions))
+    features: str | None = field(default=None, metadata=flag(
+        "lsq: what the readout reads of each axis network: the spike raster of every step "
+        "(raster, the default) or each neuron's spike count (rate: the ablation)",
+        choices=("raster", "rate")))
     perturbation: str | None = field(default=None, metadata=flag(
         "fgrad: per-point noise on the hidden currents with an exact readout gradient (activity, "
         "the default), or weight perturbation of all parameters (global) or of one layer per "

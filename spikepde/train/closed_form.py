@@ -176,6 +176,7 @@ class ClosedFormTrainer(Trainer):
     name = "lsq"
     network = "spiking"
     residual_forms = ("weak", "strong")
+    options = ("features",)
 
     @classmethod
     def defaults(cls, cfg, problem) -> dict:
@@ -194,7 +195,7 @@ class ClosedFormTrainer(Trainer):
             sizes, quadrature = (128, 8, 64), 5
         width, T, tests = sizes
         return {**super().defaults(cfg, problem), "width": width, "depth": 1, "T": T, "dtype": "float64",
-                "weak_tests": tests, "weak_quadrature": quadrature}
+                "weak_tests": tests, "weak_quadrature": quadrature, "features": "raster"}
 
     @classmethod
     def declines(cls, problem) -> str | None:
@@ -231,7 +232,8 @@ class ClosedFormTrainer(Trainer):
         lif = LIFConfig(beta=cfg.beta, threshold=cfg.threshold, reset=cfg.reset,
                         surrogate=make_surrogate(cfg.surrogate, **cfg.surrogate_options))
         self.net = SeparableSpikingField(tuple(compiled.lower.tolist()), tuple(compiled.upper.tolist()),
-                                         widths=(cfg.width,) * cfg.depth, T=cfg.T, lif=lif)
+                                         widths=(cfg.width,) * cfg.depth, T=cfg.T, lif=lif,
+                                         features=cfg.features or "raster")
         self.params = self.net.init_params(generator, dtype=torch.float64)
         self.weak = self._check_weak()
         self.nonlinear = self.weak is not None and not _weak_is_linear(self.weak)
