@@ -53,15 +53,30 @@ def row(r: dict) -> str:
 
 
 def _previous_rows(path: Path, jobs) -> dict:
-    """Rows of an earlier (interrupted) table for the jobs of this run; failed rows are rerun."""
+    """Every row of the earlier table — those of other problems and methods are kept as they
+    are (a run of a few entries must not drop the rest) — except failed rows of this run's
+    jobs, which are rerun."""
     if not path.exists():
         return {}
     rows = {}
     for line in path.read_text().splitlines():
         cells = [c.strip() for c in line.strip("|").split("|")]
-        if len(cells) >= 4 and (cells[0], cells[1]) in jobs and not cells[3].startswith("failed"):
-            rows[(cells[0], cells[1])] = line
+        if len(cells) < 4 or not line.startswith("| ") or cells[0] == "problem":
+            continue
+        if (cells[0], cells[1]) in jobs and cells[3].startswith("failed"):
+            continue
+        rows[(cells[0], cells[1])] = line
     return rows
+
+
+#: the table's order of methods (others after them, by name)
+METHOD_ORDER = ("fgrad", "bptt", "ann", "admm", "lsq")
+
+
+def _table_order(key: tuple[str, str]):
+    name, method = key
+    rank = METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
+    return (name, rank, method)
 
 
 def main(argv=None):
@@ -73,8 +88,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1, help="torch threads per worker")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--resume", action="store_true",
-                    help="keep the rows already in benchmarks/results/catalogue.md and run only the rest "
-                         "(same command line as the interrupted run)")
+                    help="keep the rows already in benchmarks/results/catalogue.md (all of them, also "
+                         "those of problems and methods not in this run) and run only the missing ones")
     ap.add_argument("--note", help="a sentence for the table's header (e.g. which rows came from when)")
     args = ap.parse_args(argv)
     problems = args.problems or spikepde.list_problems()
@@ -96,7 +111,7 @@ def main(argv=None):
     done: dict[tuple, str] = _previous_rows(ROOT / "results" / "catalogue.md", jobs) if args.resume else {}
 
     def write():
-        rows = [done[j] for j in jobs if j in done]
+        rows = [done[j] for j in sorted(done, key=_table_order)]
         atomic_write_text(ROOT / "results" / "catalogue.md", "\n".join(header + rows) + "\n")
 
     ctx = multiprocessing.get_context("spawn")
