@@ -46,7 +46,6 @@ ABLATION = [
     ("burgers", "one Gauss-Newton step", {"method": "lsq", "steps": 1}),
     ("burgers", "T = 16", {"method": "lsq", "T": 16}),
     ("mexican_hat", "lsq default (spike counts, 1024 x 64)", {"method": "lsq"}),
-    ("mexican_hat", "raster features (every step), 1024 x 64", {"method": "lsq", "features": "raster"}),
     ("mexican_hat", "spike counts, 512 x 64", {"method": "lsq", "width": 512}),
     ("mexican_hat", "spike counts, 128 x 16", {"method": "lsq", "width": 128, "T": 16}),
     ("mexican_hat", "raster features, 128 x 16", {"method": "lsq", "width": 128, "T": 16, "features": "raster"}),

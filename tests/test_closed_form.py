@@ -179,3 +179,14 @@ def test_regression_reads_spike_counts_and_interpolates_between_scattered_sample
     raster = spikepde.solve("mexican_hat", features="raster", **options)
     assert counts.config.features == "rate"
     assert counts.metrics["relative_l2"] < 0.08 and raster.metrics["relative_l2"] > 0.2
+
+
+def test_coordinates_in_chunks_equal_the_whole_raster(monkeypatch):
+    import spikepde.snn.separable as separable
+    net, params = _field(2)
+    X = torch.rand(37, 2, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    whole, whole_stats = net.forward_stats(params, X)
+    monkeypatch.setattr(separable, "RASTER_CHUNK_ELEMENTS", 3 * net.n_features)     # 3 points at a time
+    chunked, chunked_stats = net.forward_stats(params, X)
+    torch.testing.assert_close(chunked, whole, rtol=1e-12, atol=1e-12)
+    assert chunked_stats.spikes == whole_stats.spikes

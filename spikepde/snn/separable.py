@@ -32,6 +32,9 @@ import torch
 from .lif import LIFConfig
 from .network import SpikeStats, SpikingMLP
 
+#: raster entries formed at once when a readout is evaluated (2²⁴: 128 MiB in float64)
+RASTER_CHUNK_ELEMENTS = 2 ** 24
+
 
 @dataclass
 class SeparableSpikingField:
@@ -107,9 +110,20 @@ class SeparableSpikingField:
             parts = [s.permute(1, 0, 2).reshape(n, -1) for s in spikes]
         return torch.cat(parts + [torch.ones(n, 1, dtype=x.dtype, device=x.device)], dim=1)
 
-    def coordinates(self, params, i: int, x: torch.Tensor) -> torch.Tensor:
-        """z_i(x) = P_iᵀ φ_i(x), ``[n, m_i]``."""
-        return self.raster(params, i, x) @ params[f"axis{i}.projection"]
+    def coordinates(self, params, i: int, x: torch.Tensor, counts: list[float] | None = None) -> torch.Tensor:
+        """z_i(x) = P_iᵀ φ_i(x), ``[n, m_i]``, in chunks of points: the raster of many points
+        is large (10⁴ points × 65 537 features of 1024 × 64 neurons: 5 GB in float64), its
+        coordinates are not. ``counts`` receives the spikes of each layer."""
+        projection = params[f"axis{i}.projection"]
+        chunk = max(1, RASTER_CHUNK_ELEMENTS // self.n_features)
+        parts, layer_counts = [], []
+        for start in range(0, x.shape[0], chunk):
+            found: list[float] = []
+            parts.append(self.raster(params, i, x[start:start + chunk], found) @ projection)
+            layer_counts = [a + b for a, b in zip(layer_counts, found)] if layer_counts else found
+        if counts is not None:
+            counts.extend(layer_counts)
+        return torch.cat(parts) if parts else x.new_zeros(0, projection.shape[1])
 
     # ---------------------------------------------------------------- evaluation
     def forward(self, params: dict[str, torch.Tensor], X: torch.Tensor, differentiable: bool = False) -> torch.Tensor:
@@ -136,8 +150,7 @@ class SeparableSpikingField:
         scattered points; on a grid the axis networks are shared between points)."""
         counts: list[float] = []
         with torch.no_grad():
-            z = [self.raster(params, i, X[:, i], counts) @ params[f"axis{i}.projection"]
-                 for i in range(self.in_dim)]
+            z = [self.coordinates(params, i, X[:, i], counts) for i in range(self.in_dim)]
             u = _contract_points(params["core"], z)
         widths = list(self.widths) * self.in_dim
         # one input a field of one variable: projection and core fold into one readout weight
