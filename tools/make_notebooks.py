@@ -917,8 +917,9 @@ the table as a pandas DataFrame. Grid keys can be solve options (`T`, `K`, `widt
 problem parameters (`alpha` for `heat1d`), `method`, `steps` or `seed`.
 
 Here: how do the number of LIF time steps `T` and the diffusivity $\alpha$ of the heat equation
-affect the error of the forward-gradient solver (`method="fgrad"`, the study's default: activity
-perturbation on the weak-form loss)?
+affect the error of the forward-gradient solver (`method="fgrad"`: activity perturbation on
+the weak-form loss)? Without a method the study runs each point with `method="auto"`, which
+picks the closed-form `lsq` for heat1d (one least-squares solve per point).
 """),
     settings("05_study", '''
 # Small settings (about two minutes on a 2-core CPU). To scale up: STEPS=2000, FIXED = {} (the
@@ -929,7 +930,7 @@ PROBLEM = "heat1d"
 GRID = {"T": [2, 4], "alpha": [0.05, 0.2]}
 SEEDS = 2
 STEPS = 40
-FIXED = dict(width=16, K=4, lr=1e-2)   # fgrad: activity perturbation, weak-form loss (defaults)
+FIXED = dict(method="fgrad", width=16, K=4, lr=1e-2)   # activity perturbation, weak-form loss (defaults)
 EXECUTOR = "serial"   # one run after the other in this process; None = a local process pool
 USE_DASK = False      # True: also run the study on a local Dask cluster (needs dask.distributed)'''),
     code('''
