@@ -12,8 +12,8 @@ import spikepde
 from spikepde.errors import ConfigurationError
 from spikepde.snn.lif import LIFConfig
 from spikepde.snn.separable import SeparableSpikingField
-from spikepde.train.closed_form import (_Component, _component_gram, _separable_factors, is_linear,
-                                         kronecker_rows_gram)
+from spikepde.train.closed_form import is_linear
+from spikepde.train.kronecker_rows import RowComponent, component_gram, kronecker_rows_gram, separable_factors
 
 SMALL = dict(width=32, T=8, quiet=True, out=None)
 
@@ -52,11 +52,11 @@ def test_the_rows_gram_is_a_hadamard_product_of_axis_grams():
 def test_a_separable_factor_is_split_into_axis_functions():
     x, t = torch.linspace(0, 1, 9, dtype=torch.float64), torch.linspace(0, 1, 7, dtype=torch.float64)
     f = t[None, :] * (x * (1 - x))[:, None]
-    (s, (fx, ft)), = _separable_factors(f)
+    (s, (fx, ft)), = separable_factors(f)
     torch.testing.assert_close(s * fx[:, None] * ft[None, :], f, rtol=1e-12, atol=1e-12)
     x3 = torch.linspace(0, 1, 5, dtype=torch.float64)
     f3 = torch.einsum("a,b,c->abc", x3 + 1, x3 * (1 - x3) + 0.5, x3 ** 2 + 0.1)
-    (s3, parts), = _separable_factors(f3)
+    (s3, parts), = separable_factors(f3)
     torch.testing.assert_close(s3 * torch.einsum("a,b,c->abc", *parts), f3, rtol=1e-12, atol=1e-12)
 
 
@@ -129,11 +129,11 @@ def test_the_gram_of_test_grid_rows_is_their_kronecker_product():
 
     def component(scale):
         vecs = [torch.randn(k, 5, generator=g, dtype=torch.float64) for k in counts]
-        return _Component(torch.full((12,), scale, dtype=torch.float64), vecs, index, grid=counts)
+        return RowComponent(torch.full((12,), scale, dtype=torch.float64), vecs, index, grid=counts)
 
     a, b = component(2.0), component(-0.5)
-    general = _component_gram(dataclasses.replace(a, grid=None), dataclasses.replace(b, grid=None))
-    torch.testing.assert_close(_component_gram(a, b), general, rtol=1e-12, atol=1e-12)
+    general = component_gram(dataclasses.replace(a, grid=None), dataclasses.replace(b, grid=None))
+    torch.testing.assert_close(component_gram(a, b), general, rtol=1e-12, atol=1e-12)
     core = torch.randn(5, 5, generator=g, dtype=torch.float64)
     torch.testing.assert_close(a.apply(core), dataclasses.replace(a, grid=None).apply(core), rtol=1e-12, atol=1e-12)
     w = torch.randn(12, generator=g, dtype=torch.float64)

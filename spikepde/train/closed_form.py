@@ -47,7 +47,6 @@ Jacobian's coefficients are forward-mode derivatives of element-wise functions.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import sympy
@@ -59,6 +58,7 @@ from ..snn.lif import LIFConfig
 from ..snn.separable import SeparableSpikingField
 from ..snn.surrogate import make_surrogate
 from .base import Trainer, clone_params
+from .kronecker_rows import RowBlock, RowComponent, block_gram, separable_factors
 from .linear_maps import condition_linear_map
 from .weak_form import split_residual
 
@@ -74,100 +74,6 @@ LINE_SEARCH_HALVINGS = 7
 #: products, dropping singular values below JACOBIAN_TOL of the largest
 JACOBIAN_TOL = 1e-3
 JACOBIAN_TERMS = 16
-
-
-@dataclasses.dataclass
-class _Component:
-    """One Kronecker term of a block's rows: ``row[r] = coef[r] · ⊗_i vectors_i[index_i[r]]``
-    (per-axis vectors in raster or readout coordinates; ``index_i`` None: row r reads vector r).
-    ``grid``: the rows are the C-order tensor product of the vectors' rows (the weak form's
-    tests), which lets products with the rows be per-axis contractions."""
-
-    coef: torch.Tensor                  # [R]
-    vectors: list[torch.Tensor]         # per axis [R_i, F_i]
-    index: list[torch.Tensor | None]    # per axis [R] or None
-    grid: tuple[int, ...] | None = None
-
-    def axis(self, i: int) -> torch.Tensor:
-        """The ``[R, ·]`` vectors of axis i, one per row."""
-        v = self.vectors[i]
-        return v if self.index[i] is None else v[self.index[i]]
-
-    def reduced(self, bases: list[torch.Tensor]) -> "_Component":
-        """The same rows in the readout's coordinates (``v @ B_i`` per axis)."""
-        return dataclasses.replace(self, vectors=[v @ B for v, B in zip(self.vectors, bases)])
-
-    def apply(self, core: torch.Tensor) -> torch.Tensor:
-        """The rows times the core: ``[R]``."""
-        if self.grid is None:
-            return self.coef * _contract_rows(core, [self.axis(i) for i in range(len(self.vectors))])
-        out = core
-        for v in self.vectors:
-            out = torch.tensordot(out, v, dims=([0], [1]))      # contract m_i, append the test axis
-        return self.coef * out.reshape(-1)
-
-    def adjoint(self, weights: torch.Tensor) -> torch.Tensor:
-        """``Σ_r weights_r · row_r`` as a core-shaped tensor."""
-        if self.grid is None:
-            return _outer_sum(weights * self.coef, [self.axis(i) for i in range(len(self.vectors))])
-        out = (weights * self.coef).reshape(self.grid)
-        for v in self.vectors:
-            out = torch.tensordot(out, v, dims=([0], [0]))
-        return out
-
-
-def _component_gram(a: _Component, b: _Component) -> torch.Tensor:
-    """``⟨row_r of a, row_s of b⟩`` for all r, s: per-axis Gram matrices of the (few) distinct
-    vectors, then gathered (a Kronecker product on test grids) — never the rows themselves."""
-    per_axis = [va @ vb.T for va, vb in zip(a.vectors, b.vectors)]
-    if a.grid is not None and b.grid is not None:
-        K = per_axis[0]
-        for g in per_axis[1:]:
-            K = torch.kron(K, g)
-        if K is per_axis[0]:
-            K = K.clone()
-        constant = bool((a.coef == a.coef[0]).all() and (b.coef == b.coef[0]).all())
-        return K.mul_(float(a.coef[0] * b.coef[0])) if constant else K.mul_(a.coef[:, None] * b.coef[None, :])
-    out = a.coef[:, None] * b.coef[None, :]
-    for g, ia, ib in zip(per_axis, a.index, b.index):
-        g = g if ia is None else g[ia]
-        out = out * (g if ib is None else g[:, ib])
-    return out
-
-
-def _block_gram(a: "_Block", b: "_Block", symmetric: bool) -> torch.Tensor:
-    """The Gram matrix of two blocks' rows (a block with itself: each pair of components once,
-    the pairs above the diagonal added with their transpose at the end). Accumulated in place:
-    on a 64² test grid each term is a 4096² matrix."""
-    out, upper = None, None
-    for j, ca in enumerate(a.components):
-        for k, cb in enumerate(b.components):
-            if symmetric and k < j:
-                continue
-            g = _component_gram(ca, cb)
-            if symmetric and k > j:
-                upper = g if upper is None else upper.add_(g)
-            else:
-                out = g if out is None else out.add_(g)
-    if upper is not None:
-        out.add_(upper).add_(upper.T)
-    return out
-
-
-@dataclasses.dataclass
-class _Block:
-    """The rows of one objective term and their targets."""
-
-    name: str
-    weight: float                      # the term's weight per row (the objective's weight / rows)
-    components: list[_Component]
-    target: torch.Tensor               # [R]
-
-    def reduced(self, bases) -> "_Block":
-        return dataclasses.replace(self, components=[c.reduced(bases) for c in self.components])
-
-    def apply(self, core: torch.Tensor) -> torch.Tensor:
-        return sum(c.apply(core) for c in self.components)
 
 
 class ClosedFormTrainer(Trainer):
@@ -245,13 +151,13 @@ class ClosedFormTrainer(Trainer):
         self.weak = self._check_weak()
         self.nonlinear = self.weak is not None and not _weak_is_linear(self.weak)
         raw = self._fixed_blocks()
-        bases = self._bases(raw)
-        self.fixed = [b.reduced(bases) for b in raw]
+        rasters = []      # each axis' raster on its quadrature points (the weak rows read them)
         if self.weak is not None:
-            grid = self.weak.tests.points
-            self.offset, self.factor = self._transform(grid)
-            self.features = [self.net.raster(self.params, i, self.weak.tests.axes[i]) @ bases[i]
-                             for i in range(self.net.in_dim)]
+            self.offset, self.factor = self._transform(self.weak.tests.points)
+            rasters = [self.net.raster(self.params, i, axis) for i, axis in enumerate(self.weak.tests.axes)]
+        bases = self._bases(raw, rasters)
+        self.fixed = [b.reduced(bases) for b in raw]
+        self.features = [r @ B for r, B in zip(rasters, bases)]
         for i, B in enumerate(bases):
             self.params[f"axis{i}.projection"] = B
         self.params["core"] = torch.zeros([B.shape[1] for B in bases], dtype=torch.float64)
@@ -278,7 +184,7 @@ class ClosedFormTrainer(Trainer):
                                      "of at most two inputs (use fgrad or bptt)")
         return weak
 
-    def _fixed_blocks(self) -> list[_Block]:
+    def _fixed_blocks(self) -> list[RowBlock]:
         """The rows that do not change between Gauss–Newton steps (raster coordinates): the data
         of a regression problem, the conditions the transform leaves."""
         c, obj = self.compiled, self.objective
@@ -293,7 +199,7 @@ class ClosedFormTrainer(Trainer):
                 blocks.append(block)
         return blocks
 
-    def _bases(self, fixed: list[_Block]) -> list[torch.Tensor]:
+    def _bases(self, fixed: list[RowBlock], rasters: list[torch.Tensor]) -> list[torch.Tensor]:
         """Per axis, an orthonormal basis of everything the rows read of that axis' raster
         (nothing outside it is seen by any row): the readout's coordinates. For a linear
         problem the weak rows themselves (often fewer than the quadrature points); for a
@@ -305,14 +211,12 @@ class ClosedFormTrainer(Trainer):
                 for i in range(d):
                     stacks[i].append(comp.vectors[i])
         if self.weak is not None:
-            rasters = [self.net.raster(self.params, i, self.weak.tests.axes[i]) for i in range(d)]
             if self.nonlinear:
                 for i in range(d):
                     stacks[i].append(rasters[i])
             else:
-                offset, factor = self._transform(self.weak.tests.points)
-                weak = self._weak_block(rasters, self.weak.jacobian_terms(offset.to(self.weak.dtype)),
-                                        factor, torch.zeros(self.weak.n_tests, dtype=torch.float64))
+                weak = self._weak_block(rasters, self.weak.jacobian_terms(self.offset.to(self.weak.dtype)),
+                                        self.factor, torch.zeros(self.weak.n_tests, dtype=torch.float64))
                 for comp in weak.components:
                     for i in range(d):
                         stacks[i].append(comp.vectors[i])
@@ -333,7 +237,7 @@ class ClosedFormTrainer(Trainer):
         offset = transform.value(X, torch.zeros(X.shape[0], dtype=X.dtype)).to(torch.float64)
         return offset, transform.value(X, torch.ones(X.shape[0], dtype=X.dtype)).to(torch.float64) - offset
 
-    def _weak_block(self, features, jacobian, factor, target) -> _Block:
+    def _weak_block(self, features, jacobian, factor, target) -> RowBlock:
         """The weak rows ``δg_k = Σ_j ⟨c_j · factor · δN, ∂^{α_j} ψ_k⟩`` (Newton's linearisation,
         :meth:`WeakForm.jacobian_terms`; exact for a linear PDE) on per-axis ``features``
         (``[Q_i, F_i]`` on the quadrature axes). Every coefficient field ``c_j · factor`` is split
@@ -348,22 +252,22 @@ class ClosedFormTrainer(Trainer):
         components = []
         for c, alpha in jacobian:
             if isinstance(c, torch.Tensor):
-                pieces = _separable_factors((c.to(torch.float64) * factor).reshape(shape), rel_tol=JACOBIAN_TOL,
+                pieces = separable_factors((c.to(torch.float64) * factor).reshape(shape), rel_tol=JACOBIAN_TOL,
                                             max_terms=JACOBIAN_TERMS)
             else:
-                pieces = [(float(c) * s, f) for s, f in _separable_factors(factor.reshape(shape))]
+                pieces = [(float(c) * s, f) for s, f in separable_factors(factor.reshape(shape))]
             for s, per_axis in pieces:
                 # tests × grid per axis: B_i[a_i]ᵀ (f_i ⊙ φ_i) → [K_i, F_i]
                 vecs = [tests.matrices[i][alpha[i]].T @ (per_axis[i][:, None] * features[i])
                         for i in range(self.net.in_dim)]
-                components.append(_Component(torch.full((target.shape[0],), s, dtype=torch.float64), vecs,
+                components.append(RowComponent(torch.full((target.shape[0],), s, dtype=torch.float64), vecs,
                                              index, grid=tuple(tests.counts)))
-        return _Block("pde", float(self.objective.weights()["pde"]) / target.shape[0], components, target)
+        return RowBlock("pde", float(self.objective.weights()["pde"]) / target.shape[0], components, target)
 
-    def _point_block(self, name, weight, X, coef, target) -> _Block:
+    def _point_block(self, name, weight, X, coef, target) -> RowBlock:
         vecs = [self.net.raster(self.params, i, X[:, i]) for i in range(self.net.in_dim)]
-        return _Block(name, weight / X.shape[0], [_Component(coef, vecs, [None] * len(vecs))], target)
-    def _condition_block(self, cond, X) -> _Block | None:
+        return RowBlock(name, weight / X.shape[0], [RowComponent(coef, vecs, [None] * len(vecs))], target)
+    def _condition_block(self, cond, X) -> RowBlock | None:
         indices = [tuple(a) for a in cond.derivatives]
         zero = (0,) * self.net.in_dim
         offset, factor = self._transform(X)
@@ -387,9 +291,9 @@ class ClosedFormTrainer(Trainer):
         for k in range(slots):
             idx = cols[:, k]
             coef = Jf.gather(1, idx[:, None])[:, 0]
-            components.append(_Component(coef, rasters, [idx] * len(rasters)))
+            components.append(RowComponent(coef, rasters, [idx] * len(rasters)))
         weight = float(self.objective.weights()[cond.name]) / max(1, Jf.shape[0])
-        return _Block(cond.name, weight, components, target)
+        return RowBlock(cond.name, weight, components, target)
 
     def _solution_fields(self, X, raw, indices):
         transform = self.compiled.transform
@@ -435,7 +339,7 @@ class ClosedFormTrainer(Trainer):
         self.loss_terms = self._loss_terms(self.params["core"])
         return sum(self.loss_terms.values())
 
-    def _weak_rows(self, core) -> _Block:
+    def _weak_rows(self, core) -> RowBlock:
         """The weak rows at the field of ``core`` and their target ``J·C_k − g(u_k)``: the new
         core solves the linearised weak equations ``g(u_k) + J·(C − C_k) = 0`` (for a linear
         PDE, from C_k = 0, the whole answer)."""
@@ -467,7 +371,7 @@ class ClosedFormTrainer(Trainer):
         self.step_sizes.append(0.0)
         return None
 
-    def _solve(self, blocks: list[_Block]) -> torch.Tensor:
+    def _solve(self, blocks: list[RowBlock]) -> torch.Tensor:
         """The minimum-norm ridge solution of the weighted rows, in the dual:
         ``C = Σ_r α_r row_r`` with ``(G + εI) α = y``."""
         weights = [math.sqrt(b.weight) for b in blocks]
@@ -478,7 +382,7 @@ class ClosedFormTrainer(Trainer):
         G = torch.zeros(len(y), len(y), dtype=torch.float64)
         for a, block_a in enumerate(blocks):
             for b in range(a, len(blocks)):
-                part = _block_gram(block_a, blocks[b], symmetric=a == b)
+                part = block_gram(block_a, blocks[b], symmetric=a == b)
                 part = part * (weights[a] * weights[b])
                 G[offsets[a]:offsets[a + 1], offsets[b]:offsets[b + 1]] = part
                 if a != b:
@@ -565,71 +469,3 @@ def _weak_is_linear(weak) -> bool:
     except ValueError:
         return False
     return True
-
-
-def kronecker_rows_gram(rows_a, rows_b) -> torch.Tensor:
-    """Inner products of two sets of rows, each row a sum of Kronecker products
-    ``Σ_c coef_c[r] · ⊗_i v_{c,i}[r]`` (``rows = [(coef [R], [v_i [R, m_i]]), ...]``):
-    ``⟨⊗_i a_i, ⊗_i b_i⟩ = Π_i ⟨a_i, b_i⟩``, so the Gram matrix is a sum of Hadamard products
-    of per-axis Gram matrices and no row is ever formed (it would have Π m_i entries)."""
-    out = 0
-    for ca, va in rows_a:
-        for cb, vb in rows_b:
-            prod = ca[:, None] * cb[None, :]
-            for a, b in zip(va, vb):
-                prod = prod * (a @ b.T)
-            out = out + prod
-    return out
-
-
-def _separable_factors(values: torch.Tensor, rel_tol: float = 1e-8, max_terms: int = 4):
-    """A grid function as a short sum of products of per-axis functions (the hard constraint's
-    factor: ``t·x(1 − x)`` is one product): ``[(s, [f_1, …, f_d]), …]`` from the SVD (2-D:
-    singular values above ``rel_tol`` of the largest; more than ``max_terms`` of them raise, or
-    with ``rel_tol`` ≥ 1e-6 — an approximation asked for — the largest ``max_terms`` are kept)
-    or the rank-1 test of every unfolding (d ≠ 2)."""
-    d = values.dim()
-    if d == 1:
-        return [(1.0, [values])]
-    if d == 2:
-        U, S, Vt = torch.linalg.svd(values, full_matrices=False)
-        r = int((S > rel_tol * S[0]).sum()) if S[0] > 0 else 1
-        if r > max_terms:
-            if rel_tol < 1e-6:
-                raise ConfigurationError("lsq: the output transform's factor is not separable in the inputs")
-            r = max_terms
-        return [(float(S[k]), [U[:, k], Vt[k]]) for k in range(r)]
-    # rank one in every axis: f = c · ⊗_i f_i with f_i a fibre through the largest entry
-    idx = list(divmod_unravel(int(values.abs().argmax()), values.shape))
-    peak = values[tuple(idx)]
-    fibres = []
-    for i in range(d):
-        sl = list(idx)
-        sl[i] = slice(None)
-        fibres.append(values[tuple(sl)] / peak)
-    rebuilt = peak * _outer_sum(torch.ones(1, dtype=values.dtype), [f[None] for f in fibres])
-    if float((rebuilt - values).abs().max()) > 1e-8 * float(values.abs().max()):
-        raise ConfigurationError("lsq: the output transform's factor is not separable in the inputs")
-    return [(float(peak), fibres)]
-
-
-def divmod_unravel(flat: int, shape) -> list[int]:
-    out = []
-    for n in reversed(shape):
-        out.append(flat % n)
-        flat //= n
-    return list(reversed(out))
-
-
-def _outer_sum(weights: torch.Tensor, vecs: list[torch.Tensor]) -> torch.Tensor:
-    """Σ_r w_r ⊗_i vecs_i[r] (a dense tensor of shape ``[m_1, …, m_d]``)."""
-    letters = "abcdefgh"[:len(vecs)]
-    spec = "r," + ",".join(f"r{c}" for c in letters) + "->" + letters
-    return torch.einsum(spec, weights, *vecs)
-
-
-def _contract_rows(core: torch.Tensor, z: list[torch.Tensor]) -> torch.Tensor:
-    """Σ_a C[a] Π_i z_i[r, a_i] for every row r."""
-    letters = "abcdefgh"[:len(z)]
-    spec = letters + "," + ",".join(f"r{c}" for c in letters) + "->r"
-    return torch.einsum(spec, core, *z)
