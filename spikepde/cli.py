@@ -115,7 +115,7 @@ def _add_output_flags(p):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``spikepde`` command (used for ``--help`` and the README)."""
-    from .train.registry import CLASSIFIERS, DEFAULT_METHOD, TRAINERS
+    from .train.registry import AUTO, CLASSIFIERS, DEFAULT_METHOD, TRAINERS
 
     parser = _Parser(prog="spikepde", description="Spiking neural-network PDE surrogates trained "
                      "without back-propagation.", formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -157,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a fixed problem parameter for every point")
     p.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 per setting (default 1)")
     p.add_argument("--steps", type=int, help="training steps per point (default: the problem's budget)")
-    p.add_argument("--method", default=DEFAULT_METHOD, choices=("auto",) + tuple(TRAINERS),
+    p.add_argument("--method", default=DEFAULT_METHOD, choices=(AUTO,) + tuple(TRAINERS),
                    help=f"the training method of every point (default {DEFAULT_METHOD}: lsq where it "
                         "accepts the problem, else fgrad)")
     p.add_argument("--out", required=True, help="study directory: results.csv, runs/, plots")
@@ -270,7 +270,7 @@ def cmd_show(args) -> int:
 def cmd_solve(args) -> int:
     from . import load_problem
     from .solving import SolveConfig, solve
-    from .train.registry import choose_method
+    from .train.registry import AUTO, choose_method
 
     config_fields = {f.name: f for f in dataclasses.fields(SolveConfig) if "cli" in f.metadata}
     given = {k: v for k, v in vars(args).items() if k in config_fields}
@@ -290,7 +290,7 @@ def cmd_solve(args) -> int:
     options = {k: (parse_assignments(v, _flag_name(k)) if config_fields[k].type == "dict" else v)
                for k, v in given.items()}
     method = options.pop("method", SolveConfig.method)
-    if method == "auto":     # named now: the run directory and the option check need it
+    if method == AUTO:     # named now: the run directory and the option check need it
         method = choose_method(method, load_problem(args.problem))
     _check_method_options(method, options)
     seed = options.get("seed", SolveConfig.seed)

@@ -104,7 +104,7 @@ class SeparableSpikingField:
         if counts is not None:
             counts.extend(float(s.sum()) for s in spikes)
         n = x.shape[0]
-        if self.features == "rate":          # the ablation: spike counts, timing discarded
+        if self.features == "rate":          # spike counts, timing discarded (lsq's regression default)
             parts = [s.sum(0) for s in spikes]
         else:
             parts = [s.permute(1, 0, 2).reshape(n, -1) for s in spikes]
@@ -131,7 +131,7 @@ class SeparableSpikingField:
         the field has no surrogate derivatives: it is fitted and evaluated on values only)."""
         with torch.no_grad():
             z = [self.coordinates(params, i, X[:, i]) for i in range(self.in_dim)]
-            return _contract_points(params["core"], z)
+            return contract_points(params["core"], z)
 
     __call__ = forward
 
@@ -139,11 +139,7 @@ class SeparableSpikingField:
         """u on the tensor grid of ``axes`` (``indexing="ij"``): each axis network runs once per
         axis point."""
         with torch.no_grad():
-            out = params["core"]
-            for i, x in enumerate(axes):
-                z = self.coordinates(params, i, x)                       # [n_i, m_i]
-                out = torch.tensordot(out, z, dims=([0], [1]))          # contract m_i, append n_i
-            return out
+            return contract_grid(params["core"], [self.coordinates(params, i, x) for i, x in enumerate(axes)])
 
     def forward_stats(self, params, X) -> tuple[torch.Tensor, SpikeStats]:
         """Output and spike statistics as if every point ran its d axis networks (the cost of
@@ -151,7 +147,7 @@ class SeparableSpikingField:
         counts: list[float] = []
         with torch.no_grad():
             z = [self.coordinates(params, i, X[:, i], counts) for i in range(self.in_dim)]
-            u = _contract_points(params["core"], z)
+            u = contract_points(params["core"], z)
         widths = list(self.widths) * self.in_dim
         # one input a field of one variable: projection and core fold into one readout weight
         # per raster feature (u = φᵀ(P·C)), so a spike costs one accumulate and nothing else
@@ -168,7 +164,15 @@ class SeparableSpikingField:
         return u, stats
 
 
-def _contract_points(core: torch.Tensor, z: list[torch.Tensor]) -> torch.Tensor:
+def contract_grid(core: torch.Tensor, z: list[torch.Tensor]) -> torch.Tensor:
+    """Σ_a C[a_1…a_d] Π_i z_i[n_i, a_i] on the tensor grid of the z_i's rows: ``[n_1, …, n_d]``."""
+    out = core
+    for zi in z:
+        out = torch.tensordot(out, zi, dims=([0], [1]))          # contract m_i, append n_i
+    return out
+
+
+def contract_points(core: torch.Tensor, z: list[torch.Tensor]) -> torch.Tensor:
     """Σ_a C[a_1…a_d] Π_i z_i[n, a_i] for every point n."""
     out = core
     out = torch.einsum("a...,na->n...", out, z[0])

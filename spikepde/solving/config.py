@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..train.registry import DEFAULT_METHOD, TRAINERS, choose_method
+from ..train.registry import AUTO, DEFAULT_METHOD, TRAINERS, choose_method
 from ..train.schedules import LR_SCHEDULES
 
 DTYPES = ("float32", "float64")
@@ -34,7 +34,7 @@ def flag(help: str, group: str = "training", *, kind: str | None = None, choices
 
 
 def _methods():
-    return ("auto",) + tuple(TRAINERS)
+    return (AUTO,) + tuple(TRAINERS)
 
 
 def _surrogates():
@@ -136,7 +136,8 @@ class SolveConfig:
         choices=_directions))
     features: str | None = field(default=None, metadata=flag(
         "lsq: what the readout reads of each axis network: the spike raster of every step "
-        "(raster, the default) or each neuron's spike count (rate: the ablation)",
+        "(raster, the default for PDEs) or each neuron's spike count (rate, the default for "
+        "regression from scattered samples)",
         choices=("raster", "rate")))
     perturbation: str | None = field(default=None, metadata=flag(
         "fgrad: per-point noise on the hidden currents with an exact readout gradient (activity, "
@@ -180,7 +181,7 @@ class SolveConfig:
 
     def resolved(self, problem) -> "SolveConfig":
         """A copy with every ``None`` default filled in from the problem and the method."""
-        if self.method != "auto" and self.method not in TRAINERS:
+        if self.method != AUTO and self.method not in TRAINERS:
             raise ValueError(f"unknown method '{self.method}'; expected auto or one of {', '.join(TRAINERS)}")
         c = dataclasses.replace(self, method=choose_method(self.method, problem))
         trainer = TRAINERS[c.method]

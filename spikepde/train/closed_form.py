@@ -49,13 +49,12 @@ from __future__ import annotations
 
 import math
 
-import sympy
 import torch
 
 from ..errors import ConfigurationError
 from ..fields import TrainedField
 from ..snn.lif import LIFConfig
-from ..snn.separable import SeparableSpikingField
+from ..snn.separable import SeparableSpikingField, contract_grid
 from ..snn.surrogate import make_surrogate
 from .base import Trainer, clone_params
 from .kronecker_rows import RowBlock, RowComponent, block_gram, separable_factors
@@ -149,7 +148,10 @@ class ClosedFormTrainer(Trainer):
                                          features=cfg.features or "raster")
         self.params = self.net.init_params(generator, dtype=torch.float64)
         self.weak = self._check_weak()
-        self.nonlinear = self.weak is not None and not _weak_is_linear(self.weak)
+        self.nonlinear = self.weak is not None and not is_linear(compiled.problem)
+        if self.nonlinear and self.net.in_dim > 2:
+            raise ConfigurationError(f"lsq: {compiled.problem.name} is nonlinear; its Gauss–Newton rows need a "
+                                     "field of at most two inputs (use fgrad or bptt)")
         raw = self._fixed_blocks()
         rasters = []      # each axis' raster on its quadrature points (the weak rows read them)
         if self.weak is not None:
@@ -179,9 +181,6 @@ class ClosedFormTrainer(Trainer):
         if weak.tests.keep is not None:
             raise ConfigurationError(f"lsq: {c.problem.name}: the weak form of a domain with excluded regions "
                                      "is not supported yet (use fgrad or bptt)")
-        if not _weak_is_linear(weak) and self.net.in_dim > 2:
-            raise ConfigurationError(f"lsq: {c.problem.name} is nonlinear; its Gauss–Newton rows need a field "
-                                     "of at most two inputs (use fgrad or bptt)")
         return weak
 
     def _fixed_blocks(self) -> list[RowBlock]:
@@ -253,7 +252,7 @@ class ClosedFormTrainer(Trainer):
         for c, alpha in jacobian:
             if isinstance(c, torch.Tensor):
                 pieces = separable_factors((c.to(torch.float64) * factor).reshape(shape), rel_tol=JACOBIAN_TOL,
-                                            max_terms=JACOBIAN_TERMS)
+                                           max_terms=JACOBIAN_TERMS, truncate=True)
             else:
                 pieces = [(float(c) * s, f) for s, f in separable_factors(factor.reshape(shape))]
             for s, per_axis in pieces:
@@ -261,12 +260,13 @@ class ClosedFormTrainer(Trainer):
                 vecs = [tests.matrices[i][alpha[i]].T @ (per_axis[i][:, None] * features[i])
                         for i in range(self.net.in_dim)]
                 components.append(RowComponent(torch.full((target.shape[0],), s, dtype=torch.float64), vecs,
-                                             index, grid=tuple(tests.counts)))
+                                               index, grid=tuple(tests.counts)))
         return RowBlock("pde", float(self.objective.weights()["pde"]) / target.shape[0], components, target)
 
     def _point_block(self, name, weight, X, coef, target) -> RowBlock:
         vecs = [self.net.raster(self.params, i, X[:, i]) for i in range(self.net.in_dim)]
         return RowBlock(name, weight / X.shape[0], [RowComponent(coef, vecs, [None] * len(vecs))], target)
+
     def _condition_block(self, cond, X) -> RowBlock | None:
         indices = [tuple(a) for a in cond.derivatives]
         zero = (0,) * self.net.in_dim
@@ -318,7 +318,6 @@ class ClosedFormTrainer(Trainer):
         scale = 1e-6 * (1 + max(float(v.abs().max()) for v in values))
         return all(float(v.abs().max()) < scale for v in values)
 
-
     # ------------------------------------------------------------ the solve
     def step(self) -> float:
         """One solve of the rows (a linear problem: the answer; later steps change nothing) or
@@ -350,16 +349,13 @@ class ClosedFormTrainer(Trainer):
         return block
 
     def _field_on_quadrature(self, core) -> torch.Tensor:
-        out = core
-        for z in self.features:
-            out = torch.tensordot(out, z, dims=([0], [1]))
-        return self.offset + self.factor * out.reshape(-1)
+        return self.offset + self.factor * contract_grid(core, self.features).reshape(-1)
 
     def _line_search(self, core, proposal):
         """The first of 1, 1/2, …, 1/128 of the Gauss–Newton step that lowers the objective
         (undamped Newton overshoots a steep front, and allen_cahn's first step from its initial
         condition needs 1/16); None and converged when none does."""
-        before = sum(self._loss_terms(core).values())
+        before = sum(self.loss_terms.values())             # the objective at ``core`` (last step)
         step = proposal - core
         for k in range(LINE_SEARCH_HALVINGS + 1):
             lam = 0.5 ** k
@@ -456,16 +452,4 @@ def is_linear(problem) -> bool:
         terms = split_residual(residual, problem.u, problem.input_symbols)
     except ValueError:
         return True                      # not a weak form: refused with its reason later
-    if terms.fluxes:
-        return False
-    w = sympy.Dummy("w")
-    slope = sympy.diff(terms.source.xreplace({problem.u: w}), w)
-    return not slope.has(w)
-
-
-def _weak_is_linear(weak) -> bool:
-    try:
-        weak.linear_operator()
-    except ValueError:
-        return False
-    return True
+    return terms.is_linear(problem.u, problem.input_symbols)

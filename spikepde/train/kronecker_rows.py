@@ -15,6 +15,7 @@ import dataclasses
 import torch
 
 from ..errors import ConfigurationError
+from ..snn.separable import contract_grid, contract_points
 
 
 @dataclasses.dataclass
@@ -41,20 +42,14 @@ class RowComponent:
     def apply(self, core: torch.Tensor) -> torch.Tensor:
         """The rows times the core: ``[R]``."""
         if self.grid is None:
-            return self.coef * contract_rows(core, [self.axis(i) for i in range(len(self.vectors))])
-        out = core
-        for v in self.vectors:
-            out = torch.tensordot(out, v, dims=([0], [1]))      # contract m_i, append the test axis
-        return self.coef * out.reshape(-1)
+            return self.coef * contract_points(core, [self.axis(i) for i in range(len(self.vectors))])
+        return self.coef * contract_grid(core, self.vectors).reshape(-1)
 
     def adjoint(self, weights: torch.Tensor) -> torch.Tensor:
         """``Σ_r weights_r · row_r`` as a core-shaped tensor."""
         if self.grid is None:
             return outer_sum(weights * self.coef, [self.axis(i) for i in range(len(self.vectors))])
-        out = (weights * self.coef).reshape(self.grid)
-        for v in self.vectors:
-            out = torch.tensordot(out, v, dims=([0], [0]))
-        return out
+        return contract_grid((weights * self.coef).reshape(self.grid), [v.T for v in self.vectors])
 
 
 def component_gram(a: RowComponent, b: RowComponent) -> torch.Tensor:
@@ -121,12 +116,12 @@ def kronecker_rows_gram(rows_a, rows_b) -> torch.Tensor:
     return sum(component_gram(a, b) for a in components(rows_a) for b in components(rows_b))
 
 
-def separable_factors(values: torch.Tensor, rel_tol: float = 1e-8, max_terms: int = 4):
+def separable_factors(values: torch.Tensor, rel_tol: float = 1e-8, max_terms: int = 4, truncate: bool = False):
     """A grid function as a short sum of products of per-axis functions (the hard constraint's
     factor: ``t·x(1 − x)`` is one product): ``[(s, [f_1, …, f_d]), …]`` from the SVD (2-D:
     singular values above ``rel_tol`` of the largest; more than ``max_terms`` of them raise, or
-    with ``rel_tol`` ≥ 1e-6 — an approximation asked for — the largest ``max_terms`` are kept)
-    or the rank-1 test of every unfolding (d ≠ 2)."""
+    with ``truncate`` — an approximation asked for — the largest ``max_terms`` are kept) or the
+    rank-1 test of every unfolding (d ≠ 2)."""
     d = values.dim()
     if d == 1:
         return [(1.0, [values])]
@@ -134,12 +129,12 @@ def separable_factors(values: torch.Tensor, rel_tol: float = 1e-8, max_terms: in
         U, S, Vt = torch.linalg.svd(values, full_matrices=False)
         r = int((S > rel_tol * S[0]).sum()) if S[0] > 0 else 1
         if r > max_terms:
-            if rel_tol < 1e-6:
+            if not truncate:
                 raise ConfigurationError("lsq: the output transform's factor is not separable in the inputs")
             r = max_terms
         return [(float(S[k]), [U[:, k], Vt[k]]) for k in range(r)]
     # rank one in every axis: f = c · ⊗_i f_i with f_i a fibre through the largest entry
-    idx = list(unravel(int(values.abs().argmax()), values.shape))
+    idx = [int(k) for k in torch.unravel_index(values.abs().argmax(), values.shape)]
     peak = values[tuple(idx)]
     fibres = []
     for i in range(d):
@@ -152,23 +147,8 @@ def separable_factors(values: torch.Tensor, rel_tol: float = 1e-8, max_terms: in
     return [(float(peak), fibres)]
 
 
-def unravel(flat: int, shape) -> list[int]:
-    out = []
-    for n in reversed(shape):
-        out.append(flat % n)
-        flat //= n
-    return list(reversed(out))
-
-
 def outer_sum(weights: torch.Tensor, vecs: list[torch.Tensor]) -> torch.Tensor:
     """Σ_r w_r ⊗_i vecs_i[r] (a dense tensor of shape ``[m_1, …, m_d]``)."""
     letters = "abcdefgh"[:len(vecs)]
     spec = "r," + ",".join(f"r{c}" for c in letters) + "->" + letters
     return torch.einsum(spec, weights, *vecs)
-
-
-def contract_rows(core: torch.Tensor, z: list[torch.Tensor]) -> torch.Tensor:
-    """Σ_a C[a] Π_i z_i[r, a_i] for every row r."""
-    letters = "abcdefgh"[:len(z)]
-    spec = letters + "," + ",".join(f"r{c}" for c in letters) + "->r"
-    return torch.einsum(spec, core, *z)

@@ -70,7 +70,8 @@ CLASSIFIERS = Registry("classification method", {
 })
 
 #: the method of ``spikepde solve`` when none is named: ``"auto"``, see :func:`choose_method`
-DEFAULT_METHOD = "auto"
+AUTO = "auto"
+DEFAULT_METHOD = AUTO
 #: what ``"auto"`` tries, best first (measured over the catalogue, benchmarks/results/catalogue.md):
 #: the closed-form readout where it accepts the problem, else the forward gradient
 AUTO_METHODS = ("lsq", "fgrad")
@@ -79,12 +80,10 @@ AUTO_METHODS = ("lsq", "fgrad")
 def choose_method(method: str, problem) -> str:
     """``method`` itself, or for ``"auto"`` the first of :data:`AUTO_METHODS` whose trainer does
     not decline ``problem`` (:meth:`~spikepde.train.base.Trainer.declines`)."""
-    if method != "auto":
+    if method != AUTO:
         return method
-    for name in AUTO_METHODS:
-        if TRAINERS[name].declines(problem) is None:
-            return name
-    return AUTO_METHODS[-1]
+    declined = auto_reasons(problem)
+    return next((name for name in AUTO_METHODS if name not in declined), AUTO_METHODS[-1])
 
 
 def auto_reasons(problem) -> dict[str, str]:

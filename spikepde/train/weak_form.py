@@ -68,6 +68,19 @@ class WeakTerms:
     fluxes: list[tuple[int, sympy.Expr]]                  # (axis i, P(u)): p(u) u_{x_i}
     source: sympy.Expr                                    # g(x, u)
 
+    def source_slope(self, u: sympy.Expr, variables) -> float | None:
+        """The constant c of a source ``c·u + f(x)``, or None when the source is not of that
+        form (nonlinear in u, or u times a function of the coordinates)."""
+        w = sympy.Dummy("w")
+        slope = sympy.diff(self.source.xreplace({u: w}), w)
+        if slope.has(w) or slope.free_symbols & set(variables):
+            return None
+        return float(slope)
+
+    def is_linear(self, u: sympy.Expr, variables) -> bool:
+        """A linear residual with constant coefficients: no flux, a source ``c·u + f(x)``."""
+        return not self.fluxes and self.source_slope(u, variables) is not None
+
 
 def split_residual(residual: sympy.Expr, u: sympy.Expr, variables) -> WeakTerms:
     """Sort the additive terms of ``residual`` (parameters substituted) into :class:`WeakTerms`.
@@ -259,16 +272,13 @@ class WeakForm:
         form — a flux, or a source that is not affine in u with a constant coefficient."""
         if self.terms.fluxes:
             raise ValueError("weak form: the residual is nonlinear in u (a flux term)")
-        u = self.problem.u
-        w = sympy.Dummy("w")
-        source = self.terms.source.xreplace({u: w})
-        slope = sympy.diff(source, w)
-        if slope.has(w) or slope.free_symbols & set(self.problem.input_symbols):
+        slope = self.terms.source_slope(self.problem.u, self.problem.input_symbols)
+        if slope is None:
             raise ValueError(f"weak form: the term {self.terms.source} is not u times a constant plus "
                              "a function of the coordinates")
         terms = list(self.terms.linear)
-        if float(slope) != 0.0:
-            terms.append((float(slope), self._zero))
+        if slope != 0.0:
+            terms.append((slope, self._zero))
         return terms
 
     def _project(self, values: torch.Tensor, orders: tuple[int, ...]) -> torch.Tensor:
