@@ -5,6 +5,7 @@
     python benchmarks/catalogue.py --problems burgers poisson1d --methods fgrad bptt
     python benchmarks/catalogue.py --workers 1 --threads 2   # one solve at a time
     python benchmarks/catalogue.py --resume                  # continue an interrupted run
+    python benchmarks/catalogue.py --methods lsq bptt-separable --resume   # lsq and bptt on its network
 
 Writes ``benchmarks/results/catalogue.md`` and prints it. The table is rewritten after each
 run (atomically), so an interrupted benchmark keeps what it measured. ADMM appears for the
@@ -28,18 +29,25 @@ import spikepde  # noqa: E402
 from spikepde.runs import atomic_write_text  # noqa: E402
 
 
+#: table labels that are a method with settings: bptt on lsq's network (same widths, T)
+VARIANTS = {"bptt-separable": ("bptt", {"network": "separable"})}
+
+
 def solve_one(name: str, method: str, steps, seed: int, threads: int) -> dict:
-    """One default solve in this (worker) process; a failure is returned, not raised."""
+    """One default solve in this (worker) process; a failure is returned, not raised. ``method``
+    is a method's name or a label of :data:`VARIANTS`."""
     torch.set_num_threads(threads)
     t0 = time.perf_counter()
+    base, options = VARIANTS.get(method, (method, {}))
     try:
-        r = spikepde.solve(name, method=method, steps=steps, seed=seed, out=None, quiet=True)
+        r = spikepde.solve(name, method=base, steps=steps, seed=seed, out=None, quiet=True, **options)
     except Exception as exc:  # record and go on: one entry must not hide the others
         return dict(name=name, method=method, error=f"{type(exc).__name__}: {str(exc).splitlines()[0][:80]}",
                     time=time.perf_counter() - t0)
     m, c = r.metrics, r.config
-    how = ("" if method in ("ann", "admm") else
-           f"{c.residual_form}" + (f", {c.perturbation} K={c.K}" if method == "fgrad" else ""))
+    how = ("" if base in ("ann", "admm") else
+           f"{c.residual_form}" + (f", {c.perturbation} K={c.K}" if base == "fgrad" else "")
+           + (f", {c.width}x{c.depth} T={c.T} rank {c.rank}" if options else ""))
     return dict(name=name, method=method, steps=m["steps"], rel=m["relative_l2"], max=m["max_abs_error"],
                 time=time.perf_counter() - t0, rate=m.get("spike_rate"), how=how)
 
@@ -70,7 +78,7 @@ def _previous_rows(path: Path, jobs) -> dict:
 
 
 #: the table's order of methods (others after them, by name)
-METHOD_ORDER = ("fgrad", "bptt", "ann", "admm", "lsq")
+METHOD_ORDER = ("fgrad", "bptt", "ann", "admm", "lsq", "bptt-separable")
 
 
 def _table_order(key: tuple[str, str]):

@@ -13,7 +13,8 @@ from spikepde.errors import ConfigurationError
 from spikepde.snn.lif import LIFConfig
 from spikepde.snn.separable import SeparableSpikingField
 from spikepde.train.closed_form import is_linear
-from spikepde.train.kronecker_rows import RowComponent, component_gram, kronecker_rows_gram, separable_factors
+from spikepde.train.kronecker_rows import (RowBlock, RowComponent, block_gram, component_gram, kronecker_rows_gram,
+                                          separable_factors)
 
 SMALL = dict(width=32, T=8, quiet=True, out=None)
 
@@ -121,19 +122,29 @@ def test_no_backward_pass_in_the_gauss_newton_steps(monkeypatch):
     assert r.metrics["relative_l2"] < r.metrics["initial_relative_l2"]
 
 
-def test_the_gram_of_test_grid_rows_is_their_kronecker_product():
+@pytest.mark.parametrize("counts", [(3, 4), (5,), (2, 3, 4)])
+@pytest.mark.parametrize("constant", [True, False])
+def test_the_gram_of_test_grid_rows_is_their_kronecker_product(counts, constant):
     g = torch.Generator().manual_seed(1)
-    counts = (3, 4)
     grids = torch.meshgrid(*[torch.arange(k) for k in counts], indexing="ij")
     index = [t.reshape(-1) for t in grids]
+    R = int(np.prod(counts))
 
     def component(scale):
         vecs = [torch.randn(k, 5, generator=g, dtype=torch.float64) for k in counts]
-        return RowComponent(torch.full((12,), scale, dtype=torch.float64), vecs, index, grid=counts)
+        coef = torch.full((R,), scale, dtype=torch.float64) if constant else torch.randn(R, generator=g, dtype=torch.float64)
+        return RowComponent(coef, vecs, index, grid=counts)
 
     a, b = component(2.0), component(-0.5)
     general = component_gram(dataclasses.replace(a, grid=None), dataclasses.replace(b, grid=None))
     torch.testing.assert_close(component_gram(a, b), general, rtol=1e-12, atol=1e-12)
+    # a block with itself: each pair once and its transpose, equal to the Gram of all its rows
+    block = RowBlock("b", 1.0, [a, b], torch.zeros(R, dtype=torch.float64))
+    every = [dataclasses.replace(c, grid=None) for c in (a, b)]
+    full = sum(component_gram(x, y) for x in every for y in every)
+    torch.testing.assert_close(block_gram(block, block, symmetric=True, scale=3.0), 3.0 * full, rtol=1e-12, atol=1e-12)
+    if len(counts) != 2:
+        return
     core = torch.randn(5, 5, generator=g, dtype=torch.float64)
     torch.testing.assert_close(a.apply(core), dataclasses.replace(a, grid=None).apply(core), rtol=1e-12, atol=1e-12)
     w = torch.randn(12, generator=g, dtype=torch.float64)

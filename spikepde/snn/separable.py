@@ -45,6 +45,10 @@ class SeparableSpikingField:
         widths: hidden LIF widths of every axis network.
         T: time steps; lif: the LIF parameters.
         ranks: m_i, the readout's coordinates per axis (set when the readout is fitted).
+        features: ``"raster"`` (every spike at every step) or ``"rate"`` (spike counts).
+        trained_readout: initialise the projections at random (a readout trained by gradient
+            steps, as bptt does: with both factors of the Tucker form at zero neither would
+            get a gradient); otherwise they start at zero, to be fitted in closed form.
     """
 
     lower: tuple[float, ...]
@@ -54,6 +58,7 @@ class SeparableSpikingField:
     lif: LIFConfig = field(default_factory=LIFConfig)
     ranks: tuple[int, ...] | None = None
     features: str = "raster"
+    trained_readout: bool = False
 
     def __post_init__(self):
         self.widths = tuple(int(w) for w in self.widths)
@@ -78,14 +83,17 @@ class SeparableSpikingField:
 
     def init_params(self, generator: torch.Generator, dtype=torch.float32, device="cpu") -> dict[str, torch.Tensor]:
         """Random hidden layers of every axis network (the package's LIF initialisation); the
-        readout (projections and core) is zero until it is fitted."""
+        core is zero, the projections too unless ``trained_readout`` (then N(0, 1/F_i))."""
         params = {}
         for i in range(self.in_dim):
             body = self.axis_network(i).init_params(generator, dtype=dtype, device=device)
             params.update({f"axis{i}.{k}": v for k, v in body.items() if k.startswith("layers.")})
         ranks = self.ranks or (1,) * self.in_dim
         for i, m in enumerate(ranks):
-            params[f"axis{i}.projection"] = torch.zeros(self.n_features, m, dtype=dtype, device=device)
+            shape = (self.n_features, m)
+            projection = (torch.randn(shape, generator=generator, dtype=dtype) / math.sqrt(shape[0])
+                          if self.trained_readout else torch.zeros(shape, dtype=dtype))
+            params[f"axis{i}.projection"] = projection.to(device)
         params["core"] = torch.zeros(ranks, dtype=dtype, device=device)
         return params
 
@@ -95,12 +103,13 @@ class SeparableSpikingField:
 
     # ---------------------------------------------------------------- features
     def raster(self, params: dict[str, torch.Tensor], i: int, x: torch.Tensor,
-               counts: list[float] | None = None) -> torch.Tensor:
+               counts: list[float] | None = None, differentiable: bool = False) -> torch.Tensor:
         """φ_i(x): the spike raster of every hidden layer of axis i at every step, ``[n, F_i]``
         (time-major within a layer, layers in order, a constant 1 last; ``features="rate"``:
-        each neuron's spike count instead). ``counts`` receives the spikes of each layer."""
+        each neuron's spike count instead). ``counts`` receives the spikes of each layer;
+        ``differentiable`` gives every spike its surrogate derivative (same values)."""
         net = self.axis_network(i)
-        spikes = net.hidden_spikes(self.axis_params(params, i), x.reshape(-1, 1), differentiable=False)
+        spikes = net.hidden_spikes(self.axis_params(params, i), x.reshape(-1, 1), differentiable=differentiable)
         if counts is not None:
             counts.extend(float(s.sum()) for s in spikes)
         n = x.shape[0]
@@ -126,12 +135,26 @@ class SeparableSpikingField:
         return torch.cat(parts) if parts else x.new_zeros(0, projection.shape[1])
 
     # ---------------------------------------------------------------- evaluation
-    def forward(self, params: dict[str, torch.Tensor], X: torch.Tensor, differentiable: bool = False) -> torch.Tensor:
-        """u at scattered points ``X`` ``[N, d]`` → ``[N]`` (spikes are exact Heaviside values;
-        the field has no surrogate derivatives: it is fitted and evaluated on values only)."""
+    def forward(self, params: dict[str, torch.Tensor], X: torch.Tensor, differentiable: bool = True) -> torch.Tensor:
+        """u at scattered points ``X`` ``[N, d]`` → ``[N]`` (spikes are exact Heaviside values).
+
+        When a parameter requires a gradient and ``differentiable`` (bptt), every spike carries
+        its surrogate derivative and each axis network runs once per distinct coordinate (on a
+        tensor grid, such as the weak form's quadrature grid: once per axis point); otherwise
+        no graph is kept and the rasters are formed in chunks (:meth:`coordinates`).
+        """
+        if differentiable and any(p.requires_grad for p in params.values()):
+            return contract_points(params["core"], [self._coordinates_surrogate(params, i, X[:, i])
+                                                    for i in range(self.in_dim)])
         with torch.no_grad():
             z = [self.coordinates(params, i, X[:, i]) for i in range(self.in_dim)]
             return contract_points(params["core"], z)
+
+    def _coordinates_surrogate(self, params, i: int, x: torch.Tensor) -> torch.Tensor:
+        """z_i(x) with surrogate derivatives, the axis network run on the distinct values of x."""
+        values, inverse = torch.unique(x, return_inverse=True)
+        z = self.raster(params, i, values, differentiable=True) @ params[f"axis{i}.projection"]
+        return z[inverse]
 
     __call__ = forward
 

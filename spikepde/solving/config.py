@@ -20,6 +20,8 @@ from ..train.schedules import LR_SCHEDULES
 
 DTYPES = ("float32", "float64")
 RESIDUAL_FORMS = ("auto", "strong", "weak")
+#: the spiking networks a solve can ask for (SpikingMLP, SeparableSpikingField)
+NETWORKS = ("mlp", "separable")
 
 
 def flag(help: str, group: str = "training", *, kind: str | None = None, choices=None,
@@ -139,6 +141,15 @@ class SolveConfig:
         "(raster, the default for PDEs) or each neuron's spike count (rate, the default for "
         "regression from scattered samples)",
         choices=("raster", "rate")))
+    network: str | None = field(default=None, metadata=flag(
+        "the spiking network: mlp (one LIF network over all inputs, rate readout; bptt's default) "
+        "or separable (one LIF network per input, a time-resolved Tucker readout over every "
+        "spike; lsq's only network, and bptt's with this flag: the same network as lsq's, its "
+        "hidden layers and readout trained by surrogate-gradient BPTT)", "spiking network",
+        choices=NETWORKS))
+    rank: int | None = field(default=None, metadata=flag(
+        "bptt --network separable: readout coordinates per input of the Tucker readout "
+        "(default 32; lsq takes the rank of what its rows see)", "spiking network"))
     perturbation: str | None = field(default=None, metadata=flag(
         "fgrad: per-point noise on the hidden currents with an exact readout gradient (activity, "
         "the default), or weight perturbation of all parameters (global) or of one layer per "
@@ -190,6 +201,10 @@ class SolveConfig:
             if getattr(c, name) is None:
                 setattr(c, name, value)
         c.lr = float(c.lr)
+        if c.network not in (None, "mlp") and "network" not in trainer.options:
+            owners = [name for name in TRAINERS if "network" in TRAINERS[name].options]
+            raise ValueError(f"network='{c.network}' is for method {' or '.join(owners)} "
+                             f"({c.method} trains the mlp network)")
         # 32 B-splines per axis in 1-D and 2-D; 10 in 3-D (1000 tests, a 26³ quadrature grid)
         c.weak_tests = c.weak_tests if c.weak_tests is not None else (32 if problem.dim <= 2 else 10)
         c.weak_quadrature = int(c.weak_quadrature if c.weak_quadrature is not None else 2)
@@ -219,6 +234,8 @@ def _check_common(c: SolveConfig) -> None:
         raise ValueError(f"weak_tests must be a positive integer or a list of them, got {c.weak_tests}")
     if c.weak_quadrature < 1:
         raise ValueError(f"weak_quadrature must be >= 1, got {c.weak_quadrature}")
+    if c.rank is not None and c.rank < 1:
+        raise ValueError(f"rank must be >= 1, got {c.rank}")
     if c.interior_points is not None and c.interior_points < 1:
         raise ValueError(f"interior_points must be >= 1, got {c.interior_points}")
     if not (math.isfinite(c.lr) and c.lr > 0):

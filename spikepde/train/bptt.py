@@ -24,6 +24,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from ..errors import ConfigurationError
 from ..snn.classifier import SpikingClassifier, group_matrix
 from .classifier_training import (ClassifierConfig, SavedActivationMeter, TrainOutput, new_history,
                                   progress, set_epoch_lr, validate)
@@ -31,15 +32,48 @@ from .spiking import SpikingTrainer
 
 
 class BPTTTrainer(SpikingTrainer):
-    """The spiking surrogate trained by surrogate-gradient back-propagation through time."""
+    """The spiking surrogate trained by surrogate-gradient back-propagation through time.
+
+    ``network="separable"`` trains lsq's network instead of the MLP: the same per-axis LIF
+    networks (lsq's width, depth and T for the problem unless given) and a Tucker readout of
+    ``rank`` coordinates per input, every parameter trained — the back-propagated counterpart
+    of lsq's random hidden layers with a closed-form readout. That field has values only, so
+    it needs the weak form and conditions on values."""
 
     name = "bptt"
+    options = ("network", "rank")
+
+    @classmethod
+    def defaults(cls, cfg, problem) -> dict:
+        out = {**super().defaults(cfg, problem), "network": "mlp"}
+        if cfg.network == "separable":
+            from .closed_form import ClosedFormTrainer   # the network sizes lsq measured
+            sizes = ClosedFormTrainer.defaults(cfg, problem)
+            # Adam's step moves every projection entry at once and a raster row has hundreds of
+            # spikes: 1e-2 diverges (burgers 1.68 after 200 steps), 1e-3 0.137, 3e-4 0.158;
+            # rank 16 with three inputs (a 32³ core costs 0.7 s per step on heat2d)
+            out.update({k: sizes[k] for k in ("width", "depth", "T")}, lr=1e-3,
+                       rank=32 if problem.dim <= 2 else 16)
+        return out
 
     def __init__(self, cfg, compiled, objective, generator):
         super().__init__(cfg, compiled, objective, generator)
+        if cfg.network == "separable":
+            self._check_values_only()
         for p in self.params.values():
             p.requires_grad_(True)
         self._start_optimizer()
+
+    def _check_values_only(self):
+        """The separable field has no input derivatives: every loss term must read values."""
+        zero = (0,) * len(self.compiled.input_names)
+        for X, indices in self.objective.field_requests():
+            if list(indices) != [zero]:
+                what = ("the strong form" if self.objective.weak is None and self.compiled.has_pde
+                        else "a condition on a derivative")
+                raise ConfigurationError(f"bptt --network separable: {self.compiled.problem.name} needs {what}, "
+                                         "and the separable field has values only (use the weak form, "
+                                         "or --network mlp)")
 
     def step(self) -> float:
         return self._backprop_step()

@@ -81,7 +81,7 @@ class ClosedFormTrainer(Trainer):
     name = "lsq"
     network = "spiking"
     residual_forms = ("weak", "strong")
-    options = ("features",)
+    options = ("features", "network")
 
     @classmethod
     def defaults(cls, cfg, problem) -> dict:
@@ -90,8 +90,9 @@ class ClosedFormTrainer(Trainer):
         # field the rows see. Per dimension, measured with the time of one solve in mind:
         # 1-D 512 × 32 with 1024 tests (poisson1d 5.8e-4), 2-D 128 × 16 with 64² tests
         # (heat1d 4.2e-3, 4 s), 3-D 64 × 16 with 12³ tests. A nonlinear 2-D problem solves one
-        # such system per Gauss–Newton step: 128 × 8 with 64² tests (burgers 3.3e-2 in about a
-        # minute; 96 × 64 or 64 × 96 tests 3.1e-2 in twice the time, T = 16 3.8e-2).
+        # such system per Gauss–Newton step: 128 × 8 with 112² tests (burgers 2.2e-2 in 105 s,
+        # seeds 0–3 2.2–3.0e-2; 64² tests 3.2e-2 in 21 s, 128² 2.2e-2 in 252 s; width 64 or 256
+        # and T = 16 are worse, see docs/methods/lsq.md).
         sizes = {1: (512, 32, 1024), 2: (128, 16, 64)}.get(problem.dim, (64, 16, 12))
         quadrature, features = 2, "raster"
         if problem.data_only:
@@ -103,12 +104,18 @@ class ClosedFormTrainer(Trainer):
             sizes, features = (1024, 64, None), "rate"
         elif problem.dim == 2 and not is_linear(problem):
             # the readout sees an axis only at its quadrature points: 5 per interval resolve
-            # Burgers' shock better than 2 (3.3e-2 against 3.8e-2, same time)
-            sizes, quadrature = (128, 8, 64), 5
+            # Burgers' shock better than 2 (3.3e-2 against 3.8e-2 with 64² tests, same time)
+            sizes, quadrature = (128, 8, 112), 5
         width, T, tests = sizes
         out = {**super().defaults(cfg, problem), "width": width, "depth": 1, "T": T, "dtype": "float64",
-               "weak_quadrature": quadrature, "features": features}
+               "weak_quadrature": quadrature, "features": features, "network": "separable"}
         return out if tests is None else {**out, "weak_tests": tests}
+
+    @classmethod
+    def check(cls, cfg) -> None:
+        if cfg.network != "separable":
+            raise ValueError(f"lsq fits the readout of the separable network only (got network='{cfg.network}'); "
+                             "the mlp network is trained by fgrad, bptt or admm")
 
     @classmethod
     def declines(cls, problem) -> str | None:
@@ -378,18 +385,18 @@ class ClosedFormTrainer(Trainer):
         G = torch.zeros(len(y), len(y), dtype=torch.float64)
         for a, block_a in enumerate(blocks):
             for b in range(a, len(blocks)):
-                part = block_gram(block_a, blocks[b], symmetric=a == b)
-                part = part * (weights[a] * weights[b])
+                if a == b:       # a diagonal block is contiguous: accumulated where it lies
+                    diagonal = G[offsets[a]:offsets[a + 1]][:, offsets[a]:offsets[a + 1]]
+                    if diagonal.is_contiguous():
+                        block_gram(block_a, block_a, True, out=diagonal, scale=weights[a] ** 2)
+                        continue
+                part = block_gram(block_a, blocks[b], symmetric=a == b, scale=weights[a] * weights[b])
                 G[offsets[a]:offsets[a + 1], offsets[b]:offsets[b + 1]] = part
                 if a != b:
                     G[offsets[b]:offsets[b + 1], offsets[a]:offsets[a + 1]] = part.T
         eps = RIDGE * float(G.diagonal().mean().clamp_min(1e-300))
         G.diagonal().add_(eps)
-        try:
-            alpha = torch.linalg.solve(G, y)
-        except torch.linalg.LinAlgError as exc:
-            raise ConfigurationError(f"lsq: the rows' Gram matrix cannot be factorised ({exc}); lower --width "
-                                     "or --T") from None
+        alpha = _spd_solve(G, y)
         core = torch.zeros_like(self.params["core"])
         for block, w, lo, hi in zip(blocks, weights, offsets[:-1], offsets[1:]):
             for comp in block.components:
@@ -440,6 +447,18 @@ class ClosedFormTrainer(Trainer):
         self.generator.set_state(state["generator"])
         self.net.ranks = tuple(self.params["core"].shape)
         self.loss_terms = self._loss_terms(self.params["core"])
+
+
+def _spd_solve(G: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``G⁻¹ y`` for the ridged Gram matrix (symmetric positive definite): Cholesky, half the
+    work of LU, factorised in place of G (16384² for 128² tests: 2 GB not held twice)."""
+    info = torch.empty((), dtype=torch.int32)
+    L, info = torch.linalg.cholesky_ex(G, out=(G, info))
+    if int(info) != 0:
+        raise ConfigurationError(f"lsq: the rows' Gram matrix ({G.shape[0]} rows) is not positive definite in "
+                                 "floating point; lower --width or --T, or use fewer --weak-tests")
+    z = torch.linalg.solve_triangular(L, y[:, None], upper=False)
+    return torch.linalg.solve_triangular(L.T, z, upper=True)[:, 0]
 
 
 def is_linear(problem) -> bool:

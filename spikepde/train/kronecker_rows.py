@@ -55,39 +55,102 @@ class RowComponent:
 def component_gram(a: RowComponent, b: RowComponent) -> torch.Tensor:
     """``⟨row_r of a, row_s of b⟩`` for all r, s: per-axis Gram matrices of the (few) distinct
     vectors, then gathered (a Kronecker product on test grids) — never the rows themselves."""
-    per_axis = [va @ vb.T for va, vb in zip(a.vectors, b.vectors)]
-    if a.grid is not None and b.grid is not None:
-        K = per_axis[0]
-        for g in per_axis[1:]:
-            K = torch.kron(K, g)
-        if K is per_axis[0]:
-            K = K.clone()
-        constant = bool((a.coef == a.coef[0]).all() and (b.coef == b.coef[0]).all())
-        return K.mul_(float(a.coef[0] * b.coef[0])) if constant else K.mul_(a.coef[:, None] * b.coef[None, :])
-    out = a.coef[:, None] * b.coef[None, :]
-    for g, ia, ib in zip(per_axis, a.index, b.index):
-        g = g if ia is None else g[ia]
-        out = out * (g if ib is None else g[:, ib])
+    out = torch.zeros(a.coef.shape[0], b.coef.shape[0], dtype=a.coef.dtype, device=a.coef.device)
+    add_component_gram(out, a, b)
     return out
 
 
-def block_gram(a: "RowBlock", b: "RowBlock", symmetric: bool) -> torch.Tensor:
-    """The Gram matrix of two blocks' rows (a block with itself: each pair of components once,
-    the pairs above the diagonal added with their transpose at the end). Accumulated in place:
-    on a 64² test grid each term is a 4096² matrix."""
-    out, upper = None, None
+def add_component_gram(out: torch.Tensor, a: RowComponent, b: RowComponent, scale: float = 1.0,
+                       transpose: bool = False) -> None:
+    """``out += scale · component_gram(a, b)`` (its transpose with ``transpose``), in place.
+
+    On test grids with constant coefficients the Kronecker product is never formed: the last
+    axis' Gram matrix is multiplied into ``out`` viewed as ``[n_<, n_d, n_<, n_d]`` by one
+    broadcast ``addcmul_`` (a 9216² Gram matrix of 96² tests is 680 MB; forming each term and
+    adding it took three passes over that memory and an allocation, this takes one)."""
+    per_axis = [va @ vb.T for va, vb in zip(a.vectors, b.vectors)]
+    if transpose:
+        per_axis = [g.T for g in per_axis]
+        a, b = b, a
+    if a.grid is not None and b.grid is not None:
+        constant = bool((a.coef == a.coef[0]).all() and (b.coef == b.coef[0]).all())
+        if constant:
+            value = scale * float(a.coef[0] * b.coef[0])
+            *lead, last = per_axis
+            K = lead[0] if lead else None
+            for g in lead[1:]:
+                K = torch.kron(K, g)           # the leading axes: small next to the whole
+            if K is None:
+                out.add_(last, alpha=value)
+                return
+            n, m = last.shape
+            view = out.view(K.shape[0], n, K.shape[1], m)
+            view.addcmul_(K[:, None, :, None], last[None, :, None, :], value=value)
+            return
+        K = per_axis[0]
+        for g in per_axis[1:]:
+            K = torch.kron(K, g)
+        out.add_(K * (a.coef[:, None] * b.coef[None, :]), alpha=scale)
+        return
+    part = a.coef[:, None] * b.coef[None, :]
+    for g, ia, ib in zip(per_axis, a.index, b.index):
+        g = g if ia is None else g[ia]
+        part = part * (g if ib is None else g[:, ib])
+    out.add_(part, alpha=scale)
+
+
+def block_gram(a: "RowBlock", b: "RowBlock", symmetric: bool, out: torch.Tensor | None = None,
+               scale: float = 1.0) -> torch.Tensor:
+    """``out += scale ·`` the Gram matrix of two blocks' rows (``out`` None: a new matrix). A
+    block with itself takes each pair of components once, adding the pair above the diagonal
+    and its transpose. Pairs of test-grid components with constant coefficients are summed by
+    one matrix product (:func:`_add_kronecker_sum`), the others one by one."""
+    if out is None:
+        out = torch.zeros(a.target.shape[0], b.target.shape[0], dtype=a.target.dtype, device=a.target.device)
+    pairs = []
     for j, ca in enumerate(a.components):
         for k, cb in enumerate(b.components):
             if symmetric and k < j:
                 continue
-            g = component_gram(ca, cb)
-            if symmetric and k > j:
-                upper = g if upper is None else upper.add_(g)
-            else:
-                out = g if out is None else out.add_(g)
-    if upper is not None:
-        out.add_(upper).add_(upper.T)
+            pairs += [(ca, cb, False)] + ([(ca, cb, True)] if symmetric and k > j else [])
+    kronecker = [p for p in pairs if _constant_grid(p[0]) and _constant_grid(p[1]) and len(p[0].vectors) >= 2]
+    for ca, cb, transpose in pairs:
+        if not any(ca is x and cb is y and transpose == t for x, y, t in kronecker):
+            add_component_gram(out, ca, cb, scale, transpose)
+    if kronecker:
+        _add_kronecker_sum(out, kronecker, scale)
     return out
+
+
+def _constant_grid(c: RowComponent) -> bool:
+    return c.grid is not None and bool((c.coef == c.coef[0]).all())
+
+
+def _add_kronecker_sum(out: torch.Tensor, pairs, scale: float, chunk_elements: int = 2 ** 26) -> None:
+    """``out += scale · Σ_p c_p (K_p ⊗ L_p)`` for the pairs' leading-axes Gram K_p ``[A, A']``
+    and last-axis Gram L_p ``[B, B']``: entry ``[a b, a' b']`` is ``Σ_p c_p K_p[a, a'] L_p[b, b']``,
+    one matrix product with the pairs as its inner dimension (≈ 70 Gauss–Newton pairs on 112²
+    tests: 1.5 s instead of 70 passes over 1.2 GB), formed for a few rows a at a time."""
+    lead, last = [], []
+    for ca, cb, transpose in pairs:
+        per_axis = [va @ vb.T for va, vb in zip(ca.vectors, cb.vectors)]
+        if transpose:
+            per_axis = [g.T for g in per_axis]
+        K = per_axis[0]
+        for g in per_axis[1:-1]:
+            K = torch.kron(K, g)
+        lead.append(K * (scale * float(ca.coef[0] * cb.coef[0])))
+        last.append(per_axis[-1])
+    K = torch.stack(lead)                                   # [P, A, A']
+    L = torch.stack(last).flatten(1)                        # [P, B B']
+    P, A, A2 = K.shape
+    B, B2 = last[0].shape
+    view = out.view(A, B, A2, B2)
+    step = max(1, chunk_elements // (A2 * B * B2))
+    for a0 in range(0, A, step):
+        a1 = min(A, a0 + step)
+        part = K[:, a0:a1].flatten(1).T @ L                 # [(a, a'), (b, b')]
+        view[a0:a1].add_(part.view(a1 - a0, A2, B, B2).permute(0, 2, 1, 3))
 
 
 @dataclasses.dataclass
@@ -113,7 +176,11 @@ def kronecker_rows_gram(rows_a, rows_b) -> torch.Tensor:
     of per-axis Gram matrices and no row is ever formed (it would have Π m_i entries)."""
     def components(rows):
         return [RowComponent(coef, list(vecs), [None] * len(vecs)) for coef, vecs in rows]
-    return sum(component_gram(a, b) for a in components(rows_a) for b in components(rows_b))
+    out = torch.zeros(rows_a[0][0].shape[0], rows_b[0][0].shape[0], dtype=rows_a[0][0].dtype)
+    for a in components(rows_a):
+        for b in components(rows_b):
+            add_component_gram(out, a, b)
+    return out
 
 
 def separable_factors(values: torch.Tensor, rel_tol: float = 1e-8, max_terms: int = 4, truncate: bool = False):

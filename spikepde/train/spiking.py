@@ -12,14 +12,22 @@ from ..derivatives import make_estimator
 from ..fields import SpikingField, TrainedField
 from ..snn.lif import LIFConfig
 from ..snn.network import SpikingMLP
+from ..snn.separable import SeparableSpikingField
 from ..snn.surrogate import make_surrogate
 from .base import GradientTrainer, clone_params
 
 
-def spiking_network(cfg, compiled) -> SpikingMLP:
-    """The spiking network of a solve's settings on the compiled problem's input box."""
+def spiking_network(cfg, compiled) -> SpikingMLP | SeparableSpikingField:
+    """The spiking network of a solve's settings on the compiled problem's input box:
+    ``cfg.network`` ``"mlp"`` (the default) or ``"separable"`` (ranks ``cfg.rank`` per input,
+    its readout initialised for gradient training)."""
     lif = LIFConfig(beta=cfg.beta, threshold=cfg.threshold, reset=cfg.reset,
                     surrogate=make_surrogate(cfg.surrogate, **cfg.surrogate_options))
+    if getattr(cfg, "network", None) == "separable":
+        d = len(compiled.input_names)
+        return SeparableSpikingField(tuple(compiled.lower.tolist()), tuple(compiled.upper.tolist()),
+                                     widths=(cfg.width,) * cfg.depth, T=cfg.T, lif=lif,
+                                     ranks=(cfg.rank,) * d, trained_readout=True)
     return SpikingMLP(len(compiled.input_names), tuple([cfg.width] * cfg.depth), T=cfg.T, lif=lif,
                       lower=tuple(compiled.lower.tolist()), upper=tuple(compiled.upper.tolist()),
                       compile=bool(cfg.compile))
