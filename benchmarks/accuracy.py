@@ -1,20 +1,21 @@
 """Accuracy of the BP-free spiking default: what each part of ``lsq`` buys, and error against time.
 
-    python benchmarks/accuracy.py                 # both parts (about 10 minutes on 2 cores)
+    python benchmarks/accuracy.py                 # both parts (about 25 minutes on 2 cores)
     python benchmarks/accuracy.py --part ablation
     python benchmarks/accuracy.py --part time
 
 1. **Ablation** (burgers, poisson1d, mexican_hat): the ``lsq`` default and one change at a
    time — spike counts instead of the time-resolved raster (``features``; regression's default
    is the counts, so there the raster is the change), a shorter raster (T), smaller networks,
-   the quadrature of the nonlinear default (5 → 2 points per interval), one Gauss–Newton step
-   instead of eight — with relative L2 on the reference grid, wall time, spike rate and energy
-   per sample; fgrad (today's 2 × 64 network) for comparison.
+   the quadrature of the nonlinear default (5 → 2 points per interval), fewer tests, one
+   Gauss–Newton step instead of eight — with relative L2 on the reference grid, wall time,
+   spike rate and energy per sample; fgrad (the 2 × 64 MLP) and bptt on lsq's network for
+   comparison.
 2. **Time to accuracy on Burgers**: relative L2 (on every 7th reference point, logged along the
    run) against wall-clock training time for the BP-free default (``lsq``: after each
-   Gauss–Newton step), ``bptt`` and the tanh PINN (``ann``) on their defaults. ``bptt`` trains
-   today's 2 × 64 LIF network: back-propagation through the separable field is not
-   implemented. One plot, ``benchmarks/results/accuracy_time.png``.
+   Gauss–Newton step), ``bptt`` on the same separable network (``--network separable``),
+   ``bptt`` on the 2 × 64 LIF MLP and the tanh PINN (``ann``), each on its defaults. One plot,
+   ``benchmarks/results/accuracy_time.png``.
 
 Solves run one at a time with ``--threads`` torch threads (default 2): run it on a quiet
 machine. Writes ``benchmarks/results/accuracy.md`` and prints the tables.
@@ -40,18 +41,23 @@ ABLATION = [
     ("poisson1d", "rate features (spike counts)", {"method": "lsq", "features": "rate"}),
     ("poisson1d", "T = 8", {"method": "lsq", "T": 8}),
     ("poisson1d", "fgrad for comparison", {"method": "fgrad"}),
-    ("burgers", "lsq default (128 x 8, 64^2 tests, 5 quadrature points, 8 Gauss-Newton steps)", {"method": "lsq"}),
+    ("poisson1d", "bptt on the same network", {"method": "bptt", "network": "separable"}),
+    ("burgers", "lsq default (128 x 8, 112^2 tests, 5 quadrature points, 8 Gauss-Newton steps)", {"method": "lsq"}),
+    ("burgers", "64^2 tests", {"method": "lsq", "weak_tests": 64}),
     ("burgers", "rate features (spike counts)", {"method": "lsq", "features": "rate"}),
     ("burgers", "2 quadrature points per interval", {"method": "lsq", "weak_quadrature": 2}),
     ("burgers", "one Gauss-Newton step", {"method": "lsq", "steps": 1}),
     ("burgers", "T = 16", {"method": "lsq", "T": 16}),
+    ("burgers", "bptt on the same network", {"method": "bptt", "network": "separable"}),
     ("mexican_hat", "lsq default (spike counts, 1024 x 64)", {"method": "lsq"}),
     ("mexican_hat", "spike counts, 512 x 64", {"method": "lsq", "width": 512}),
     ("mexican_hat", "spike counts, 128 x 16", {"method": "lsq", "width": 128, "T": 16}),
     ("mexican_hat", "raster features, 128 x 16", {"method": "lsq", "width": 128, "T": 16, "features": "raster"}),
     ("mexican_hat", "fgrad for comparison", {"method": "fgrad"}),
 ]
-TIME_METHODS = ("lsq", "bptt", "ann")
+#: label → solve options of each curve
+TIME_METHODS = {"lsq": {"method": "lsq"}, "bptt-separable": {"method": "bptt", "network": "separable"},
+                "bptt": {"method": "bptt"}, "ann": {"method": "ann"}}
 
 
 def ablation_rows() -> list[str]:
@@ -71,15 +77,15 @@ def ablation_rows() -> list[str]:
 
 def time_to_accuracy() -> tuple[list[str], dict]:
     curves = {}
-    rows = ["| method | final relative L2 | training time (s) | first time below 5e-2 (s) | below 3.3e-2 (s) |",
-            "|---|---|---|---|---|"]
-    for method in TIME_METHODS:
-        log_every = 1 if method == "lsq" else 50
-        r = spikepde.solve("burgers", method=method, out=None, quiet=True, track_error=True, log_every=log_every)
+    rows = ["| method | final relative L2 | training time (s) | first time below 5e-2 (s) | below 2.4e-2 (s) | "
+            "below 1e-2 (s) |", "|---|---|---|---|---|---|"]
+    for label, options in TIME_METHODS.items():
+        log_every = 1 if options["method"] == "lsq" else 50
+        r = spikepde.solve("burgers", out=None, quiet=True, track_error=True, log_every=log_every, **options)
         h = r.history
-        curves[method] = (list(h["time"]), list(h["relative_l2"]))
-        rows.append(f"| {method} | {r.metrics['relative_l2']:.3e} | {r.metrics['wall_time_s']:.0f} | "
-                    f"{_first_below(*curves[method], 5e-2)} | {_first_below(*curves[method], 3.3e-2)} |")
+        curves[label] = (list(h["time"]), list(h["relative_l2"]))
+        rows.append(f"| {label} | {r.metrics['relative_l2']:.3e} | {r.metrics['wall_time_s']:.0f} | "
+                    + " | ".join(_first_below(*curves[label], level) for level in (5e-2, 2.4e-2, 1e-2)) + " |")
         print(rows[-1], flush=True)
     return rows, curves
 
@@ -97,7 +103,8 @@ def plot(curves: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 4))
     labels = {"lsq": "lsq (spiking, no back-propagation; per Gauss-Newton step)",
-              "bptt": "bptt (spiking 2x64 LIF, back-propagation)", "ann": "ann (tanh PINN, Adam then L-BFGS)"}
+              "bptt-separable": "bptt on lsq's network (back-propagation)",
+              "bptt": "bptt (spiking 2x64 LIF MLP, back-propagation)", "ann": "ann (tanh PINN, Adam then L-BFGS)"}
     for method, (t, e) in curves.items():
         ax.loglog([max(x, 1e-1) for x in t], e, marker="o" if method == "lsq" else None, label=labels[method])
     ax.axhline(2.42e-2, color="grey", ls="--", lw=0.8, label="published spiking (QIF, BP): 2.42e-2")

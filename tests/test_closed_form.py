@@ -201,3 +201,22 @@ def test_coordinates_in_chunks_equal_the_whole_raster(monkeypatch):
     chunked, chunked_stats = net.forward_stats(params, X)
     torch.testing.assert_close(chunked, whole, rtol=1e-12, atol=1e-12)
     assert chunked_stats.spikes == whole_stats.spikes
+
+
+def test_condition_points_on_a_tensor_grid_cover_every_face():
+    from spikepde.problem.compile import compile_problem
+    compiled = compile_problem(spikepde.load_problem("helmholtz2d"))
+    axes = [torch.linspace(0.05, 0.95, 7, dtype=torch.float64), torch.linspace(0.1, 0.9, 5, dtype=torch.float64)]
+    X = compiled.conditions[0].grid_points(axes).double()
+    assert X.shape == (2 * 5 + 2 * 7, 2)
+    on_face = (X == 0) | (X == 1)
+    assert bool(on_face.any(1).all())                         # every point on the boundary
+    assert int((X[:, 0] == 0).sum()) == 5 and int((X[:, 1] == 1).sum()) == 7
+    periodic = compile_problem(spikepde.load_problem("advection1d"))
+    cond = next(c for c in periodic.conditions if c.kind == "periodic")
+    lo, hi = periodic.lower.double(), periodic.upper.double()
+    P = cond.grid_points([torch.linspace(lo[i] + 0.1, hi[i] - 0.1, 6, dtype=torch.float64) for i in range(2)]).double()
+    low, high = P[:6], P[6:]
+    axis = int((low != high).any(0).nonzero()[0])
+    assert P.shape == (12, 2) and bool((low[:, 1 - axis] == high[:, 1 - axis]).all())
+    assert bool((low[:, axis] == lo[axis]).all()) and bool((high[:, axis] == hi[axis]).all())

@@ -75,6 +75,19 @@ class CompiledCondition:
             return self._geometry.sample_periodic(self._patch_min, self._upper, n, generator)
         return self._geometry.sample_faces(self._patches, n, generator)
 
+    def grid_points(self, axes: list[torch.Tensor]) -> torch.Tensor:
+        """The condition's points on a tensor grid instead of sampled ones: on each face, the
+        face's fixed coordinate with every combination of the other inputs' ``axes`` values
+        that lies on the face (``axes``: one 1-D tensor per input); for ``periodic`` the min
+        face's points followed by their partners on the max face, as :meth:`sample`."""
+        if self.kind == "periodic":
+            low = self._geometry.face_grid(self._patch_min, axes)
+            high = low.clone()
+            high[:, self._patch_min.axis] = self._upper
+            keep = ~(self._geometry.outside(low) | self._geometry.outside(high))
+            return torch.cat([low[keep], high[keep]])
+        return torch.cat([self._geometry.face_grid(patch, axes) for patch in self._patches])
+
     def residual(self, X: torch.Tensor, fields: Fields) -> torch.Tensor:
         """The condition's residual at ``X`` given the network's fields there."""
         cols = list(X.unbind(dim=1))

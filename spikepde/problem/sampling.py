@@ -147,6 +147,18 @@ class Geometry:
             return patch.lo + u * (patch.hi - patch.lo), torch.full((m,), own)
         return _reject(draw, n, self.outside, f"the face {patch.face.name}", len(self.names))
 
+    def face_grid(self, patch: FacePatch, axes: list[torch.Tensor]) -> torch.Tensor:
+        """The points of the tensor grid of ``axes`` (one 1-D tensor per input; the patch's
+        own axis is replaced by its fixed value) that lie on the patch and on the boundary."""
+        coords = [torch.tensor([patch.value], dtype=torch.float64) if i == patch.axis else
+                  a.to(torch.float64).cpu() for i, a in enumerate(axes)]
+        X = torch.stack(torch.meshgrid(*coords, indexing="ij"), -1).reshape(-1, len(coords))
+        X = X[((X >= patch.lo) & (X <= patch.hi)).all(1)]
+        if self.closed_boxes:
+            own = torch.full((X.shape[0],), -1 if patch.face.box is None else patch.face.box)
+            X = X[~self.outside(X, own)]
+        return self._finish(X)
+
     def sample_periodic(self, patch_min: FacePatch, upper_value: float, n: int,
                         generator: torch.Generator) -> torch.Tensor:
         """``n`` points on the min face stacked over their partners on the max face, ``[2n, d]``."""
