@@ -62,31 +62,14 @@ def component_gram(a: RowComponent, b: RowComponent) -> torch.Tensor:
 
 def add_component_gram(out: torch.Tensor, a: RowComponent, b: RowComponent, scale: float = 1.0,
                        transpose: bool = False) -> None:
-    """``out += scale · component_gram(a, b)`` (its transpose with ``transpose``), in place.
-
-    On test grids with constant coefficients the Kronecker product is never formed: the last
-    axis' Gram matrix is multiplied into ``out`` viewed as ``[n_<, n_d, n_<, n_d]`` by one
-    broadcast ``addcmul_`` (a 9216² Gram matrix of 96² tests is 680 MB; forming each term and
-    adding it took three passes over that memory and an allocation, this takes one)."""
-    per_axis = [va @ vb.T for va, vb in zip(a.vectors, b.vectors)]
+    """``out += scale · component_gram(a, b)`` (its transpose with ``transpose``), in place."""
+    if _kronecker_pair(a, b):
+        _add_kronecker_sum(out, [(a, b, transpose)], scale)
+        return
+    per_axis = _pair_grams(a, b, transpose)
     if transpose:
-        per_axis = [g.T for g in per_axis]
         a, b = b, a
     if a.grid is not None and b.grid is not None:
-        constant = bool((a.coef == a.coef[0]).all() and (b.coef == b.coef[0]).all())
-        if constant:
-            value = scale * float(a.coef[0] * b.coef[0])
-            *lead, last = per_axis
-            K = lead[0] if lead else None
-            for g in lead[1:]:
-                K = torch.kron(K, g)           # the leading axes: small next to the whole
-            if K is None:
-                out.add_(last, alpha=value)
-                return
-            n, m = last.shape
-            view = out.view(K.shape[0], n, K.shape[1], m)
-            view.addcmul_(K[:, None, :, None], last[None, :, None, :], value=value)
-            return
         K = per_axis[0]
         for g in per_axis[1:]:
             K = torch.kron(K, g)
@@ -107,40 +90,46 @@ def block_gram(a: "RowBlock", b: "RowBlock", symmetric: bool, out: torch.Tensor 
     one matrix product (:func:`_add_kronecker_sum`), the others one by one."""
     if out is None:
         out = torch.zeros(a.target.shape[0], b.target.shape[0], dtype=a.target.dtype, device=a.target.device)
-    pairs = []
+    kronecker, others = [], []
     for j, ca in enumerate(a.components):
         for k, cb in enumerate(b.components):
             if symmetric and k < j:
                 continue
-            pairs += [(ca, cb, False)] + ([(ca, cb, True)] if symmetric and k > j else [])
-    kronecker = [p for p in pairs if _constant_grid(p[0]) and _constant_grid(p[1]) and len(p[0].vectors) >= 2]
-    for ca, cb, transpose in pairs:
-        if not any(ca is x and cb is y and transpose == t for x, y, t in kronecker):
-            add_component_gram(out, ca, cb, scale, transpose)
+            for transpose in ((False, True) if symmetric and k > j else (False,)):
+                (kronecker if _kronecker_pair(ca, cb) else others).append((ca, cb, transpose))
+    for ca, cb, transpose in others:
+        add_component_gram(out, ca, cb, scale, transpose)
     if kronecker:
         _add_kronecker_sum(out, kronecker, scale)
     return out
 
 
-def _constant_grid(c: RowComponent) -> bool:
-    return c.grid is not None and bool((c.coef == c.coef[0]).all())
+def _kronecker_pair(a: RowComponent, b: RowComponent) -> bool:
+    """Both components on test grids of two or more axes with constant coefficients: their
+    Gram matrix is a scaled Kronecker product."""
+    return all(c.grid is not None and len(c.vectors) >= 2 and bool((c.coef == c.coef[0]).all()) for c in (a, b))
+
+
+def _pair_grams(a: RowComponent, b: RowComponent, transpose: bool) -> list[torch.Tensor]:
+    """The per-axis Gram matrices of two components' vectors (transposed with ``transpose``)."""
+    per_axis = [va @ vb.T for va, vb in zip(a.vectors, b.vectors)]
+    return [g.T for g in per_axis] if transpose else per_axis
 
 
 def _add_kronecker_sum(out: torch.Tensor, pairs, scale: float, chunk_elements: int = 2 ** 26) -> None:
     """``out += scale · Σ_p c_p (K_p ⊗ L_p)`` for the pairs' leading-axes Gram K_p ``[A, A']``
     and last-axis Gram L_p ``[B, B']``: entry ``[a b, a' b']`` is ``Σ_p c_p K_p[a, a'] L_p[b, b']``,
     one matrix product with the pairs as its inner dimension (≈ 70 Gauss–Newton pairs on 112²
-    tests: 1.5 s instead of 70 passes over 1.2 GB), formed for a few rows a at a time."""
+    tests: 1.5 s, where forming and adding each Kronecker product took 70 passes over 1.2 GB),
+    formed for a few rows a at a time."""
     lead, last = [], []
     for ca, cb, transpose in pairs:
-        per_axis = [va @ vb.T for va, vb in zip(ca.vectors, cb.vectors)]
-        if transpose:
-            per_axis = [g.T for g in per_axis]
-        K = per_axis[0]
-        for g in per_axis[1:-1]:
+        *first, final = _pair_grams(ca, cb, transpose)
+        K = first[0]
+        for g in first[1:]:
             K = torch.kron(K, g)
         lead.append(K * (scale * float(ca.coef[0] * cb.coef[0])))
-        last.append(per_axis[-1])
+        last.append(final)
     K = torch.stack(lead)                                   # [P, A, A']
     L = torch.stack(last).flatten(1)                        # [P, B B']
     P, A, A2 = K.shape

@@ -23,7 +23,7 @@ def spiking_network(cfg, compiled) -> SpikingMLP | SeparableSpikingField:
     its readout initialised for gradient training)."""
     lif = LIFConfig(beta=cfg.beta, threshold=cfg.threshold, reset=cfg.reset,
                     surrogate=make_surrogate(cfg.surrogate, **cfg.surrogate_options))
-    if getattr(cfg, "network", None) == "separable":
+    if cfg.network == "separable":
         d = len(compiled.input_names)
         return SeparableSpikingField(tuple(compiled.lower.tolist()), tuple(compiled.upper.tolist()),
                                      widths=(cfg.width,) * cfg.depth, T=cfg.T, lif=lif,
