@@ -92,3 +92,25 @@ def test_exact_numpy_matches_sympy(name):
     expected = [float(problem.exact.xreplace(problem.substitutions()).subs(
         dict(zip(problem.input_symbols, p))).evalf(20)) for p in pts]
     assert np.allclose(problem.exact_numpy(pts), expected, rtol=1e-12, atol=1e-14)
+
+
+WITH_TRANSFORM = [(n, {}) for n in list_problems() if load_problem(n).hard_constraint is not None]
+
+
+@pytest.mark.parametrize("name, params", WITH_TRANSFORM + [("helmholtz2d", {"a1": 1.3, "a2": 2.7})])
+def test_output_transform_satisfies_its_conditions_on_every_face(name, params):
+    """u = offset + factor·N meets each enforced condition for any N: on its faces the factor
+    is 0 and the offset is the condition's value (at 200 random points per face, not only the
+    loader's five; helmholtz2d also with non-integer frequencies, where its offset is not 0)."""
+    problem = load_problem(name, **params)
+    hc = problem.hard_constraint
+    for i in hc.enforces:
+        condition = problem.conditions[i]
+        for face in condition.faces:
+            bounds = problem.excluded[face.box] if face.box is not None else problem.domain
+            pts = random_points(problem, fixed={face.variable: bounds[face.variable][0 if face.side == "min" else 1]})
+            assert np.max(np.abs(evaluate(problem, hc.factor, pts))) < 1e-12, (name, face.name)
+            gap = evaluate(problem, hc.offset - condition.value, pts)
+            assert np.max(np.abs(gap)) < 1e-12, (name, face.name, np.max(np.abs(gap)))
+    if params:
+        assert np.max(np.abs(evaluate(problem, hc.offset, random_points(problem)))) > 0.1

@@ -33,8 +33,11 @@ TINY_OVERRIDES = {
     # AVX-512 machine, 0.70 -> 1.03 (seed 0), 1.49 -> 1.19 (seed 1); with each term divided by
     # its initial value 0.70 -> 0.36, 1.49 -> 0.40, 1.36 -> 0.51 (seeds 0, 1, 2).
     ("poisson_lshape", "fgrad"): dict(width=32, T=8, weak_tests=12, steps=300, normalize_loss=True),
-    # Helmholtz, ann: the residual is ~8e3 at the start; unnormalised, L-BFGS overshoots (1.06 -> 10.5).
-    ("helmholtz2d", "ann"): dict(normalize_loss=True),
+    # Helmholtz, ann: through the output transform u = x(1-x)y(1-y)·N the network must grow N to
+    # ~50 and 60 steps first raise the error (1.00 -> 2.06; Adam alone 300 steps 1.16; 2000 steps
+    # reach 2.6e-4, benchmarks/results/catalogue.md); trained with soft constraints, whose
+    # residual is ~8e3 at the start, the terms normalised (unnormalised, L-BFGS overshoots).
+    ("helmholtz2d", "ann"): dict(normalize_loss=True, hard_constraints=False),
     # Wave, ann: L-BFGS lowers the residual by moving away from the solution (1.72 -> 2.50): Adam only.
     ("wave1d", "ann"): dict(lbfgs_steps=0),
 }
