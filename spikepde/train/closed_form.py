@@ -86,27 +86,31 @@ class ClosedFormTrainer(Trainer):
     @classmethod
     def defaults(cls, cfg, problem) -> dict:
         # One hidden layer: a second adds no breakpoints to a raster (it is a function of the
-        # first layer's). Width × T sets how finely an axis is cut; the tests how much of the
-        # field the rows see. Per dimension, measured with the time of one solve in mind:
-        # 1-D 512 × 32 with 1024 tests (poisson1d 5.8e-4), 2-D 128 × 16 with 64² tests
-        # (heat1d 4.2e-3, 4 s), 3-D 64 × 16 with 12³ tests. A nonlinear 2-D problem solves one
-        # such system per Gauss–Newton step: 128 × 8 with 112² tests (burgers 2.2e-2 in 105 s,
+        # first layer's). Width × T sets how finely an axis is cut; the tests and the quadrature
+        # how much of the field the rows see. Per dimension, measured with the time of one solve
+        # in mind (benchmarks/lsq_sizes.py): 1-D 512 × 32 with 1024 tests (poisson1d 6.6e-4);
+        # 2-D linear 1024 × 16 with 112² tests and 5 quadrature points per interval (128 × 16
+        # with 64² tests and 2 points: helmholtz2d 6.0e-2 → 1.7e-2, diffusion_reaction 3.7e-2
+        # → 1.2e-2, poisson2d 7.4e-3 → 1.7e-3, heat1d 4.2e-3 → 1.4e-3, each under 90 s; 512
+        # wide is 1.2–1.4× less accurate in 0.6× the time); 3-D 64 × 16 with 24³ tests and 3
+        # points (heat2d 9.1e-2 → 2.8e-2 in 57 s). A nonlinear 2-D problem solves one such
+        # system per Gauss–Newton step: 128 × 8 with 112² tests (burgers 2.2e-2 in 105 s,
         # seeds 0–3 2.2–3.0e-2; 64² tests 3.2e-2 in 21 s, 128² 2.2e-2 in 252 s; width 64 or 256
-        # and T = 16 are worse, see docs/methods/lsq.md).
-        sizes = {1: (512, 32, 1024), 2: (128, 16, 64)}.get(problem.dim, (64, 16, 12))
-        quadrature, features = 2, "raster"
+        # is worse, see docs/methods/lsq.md).
+        features = "raster"
+        sizes = {1: (512, 32, 1024, 2), 2: (1024, 16, 112, 5)}.get(problem.dim, (64, 16, 24, 3))
         if problem.data_only:
             # scattered samples: spike counts, not the raster — a count changes by one at each
             # threshold crossing, so the minimum-norm readout interpolates smoothly between the
             # samples, where a raster's product cells without a sample are left at zero
             # (mexican_hat: counts 1024 × 64 9.1e-3 in 41 s, 512 × 64 1.3e-2, 128 × 16 6.2e-2;
             # the raster 128 × 16 0.26)
-            sizes, features = (1024, 64, None), "rate"
+            sizes, features = (1024, 64, None, 2), "rate"
         elif problem.dim == 2 and not is_linear(problem):
             # the readout sees an axis only at its quadrature points: 5 per interval resolve
             # Burgers' shock better than 2 (3.3e-2 against 3.8e-2 with 64² tests, same time)
-            sizes, quadrature = (128, 8, 112), 5
-        width, T, tests = sizes
+            sizes = (128, 8, 112, 5)
+        width, T, tests, quadrature = sizes
         out = {**super().defaults(cfg, problem), "width": width, "depth": 1, "T": T, "dtype": "float64",
                "weak_quadrature": quadrature, "features": features, "network": "separable"}
         return out if tests is None else {**out, "weak_tests": tests}
