@@ -135,7 +135,7 @@ class ClosedFormTrainer(Trainer):
             return str(exc)
         if not terms.fluxes and all(sum(a) <= 1 for _, a in terms.linear):
             return ("a first-order (transport) equation: the minimum-norm weak solve does not carry "
-                    "the initial values along the characteristics (advection1d: lsq 1.98, fgrad 0.53)")
+                    "the initial values along the characteristics (advection1d: lsq 1.21, fgrad 0.53)")
         if not is_linear(problem) and problem.dim > 2:
             return "nonlinear with more than two inputs"
         enforced = set(problem.hard_constraint.enforces) if problem.hard_constraint else set()
