@@ -61,8 +61,8 @@ def test_a_separable_factor_is_split_into_axis_functions():
     torch.testing.assert_close(s3 * torch.einsum("a,b,c->abc", *parts), f3, rtol=1e-12, atol=1e-12)
 
 
-# measured at these small sizes (width 32, T 8): 1.8e-2, 2.8e-2, 4.8e-2; the defaults reach
-# 6.6e-4, 1.4e-3, 1.7e-3 (benchmarks/results/catalogue.md)
+# measured at these small sizes (width 32, T 8; 5 quadrature points in 2-D): 1.8e-2, 2.0e-2,
+# 3.8e-2; the defaults reach 6.6e-4, 1.4e-3, 1.7e-3 (benchmarks/results/catalogue.md)
 @pytest.mark.parametrize("name, tests, bound", [("poisson1d", 64, 3e-2), ("heat1d", 16, 5e-2),
                                                 ("poisson2d", 16, 8e-2)])
 def test_linear_problems_are_solved_in_one_step(name, tests, bound):
