@@ -8,7 +8,7 @@ as ``key=value`` pairs (``width``, ``T``, ``tests`` for ``weak_tests``, ``quadra
 ``weak_quadrature``); an empty variant is lsq's default for the problem. Relative L2
 on the reference grid, whole-solve wall time, one solve at a time with ``--threads`` torch
 threads. This is the measurement behind the per-dimension sizes in
-``LeastSquaresTrainer.defaults``. Writes ``benchmarks/results/lsq_sizes.md`` and prints the table.
+``ClosedFormTrainer.defaults``. Writes ``benchmarks/results/lsq_sizes.md`` and prints the table.
 """
 from __future__ import annotations
 
