@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))
 
 import spikepde  # noqa: E402
-from spikepde.runs import atomic_write_text  # noqa: E402
+from _results import write_table  # noqa: E402  (benchmarks/_results.py)
 from spikepde.train.registry import auto_reasons  # noqa: E402
 
 DEFAULT_PROBLEMS = ("burgers", "poisson1d", "reaction_diffusion", "mexican_hat")
@@ -61,14 +61,11 @@ def main(argv=None) -> None:
     for name in args.problems:
         rows.append(measure(name))
         print(table(rows)[1 + len(rows)], flush=True)      # the new row (after the 2 header lines)
-    header = [f"# Default solves ({time.strftime('%Y-%m-%d')})", "",
-              f"`python benchmarks/defaults.py --problems {' '.join(args.problems)}` — `spikepde.solve(NAME)` "
-              f"on its defaults, seed 0, one solve at a time, {args.threads} torch threads, torch "
-              f"{torch.__version__}. Relative L2 on each entry's reference grid; time is the whole solve "
-              "(training, reference from the cache, evaluation).", ""]
-    text = "\n".join(header + table(rows)) + "\n"
-    atomic_write_text(ROOT / "results" / "defaults.md", text)
-    print(text)
+    write_table("defaults.md", "Default solves",
+                f"`python benchmarks/defaults.py --problems {' '.join(args.problems)}` — `spikepde.solve(NAME)` "
+                f"on its defaults, seed 0, one solve at a time, {args.threads} torch threads, torch "
+                f"{torch.__version__}. Relative L2 on each entry's reference grid; time is the whole solve "
+                "(training, reference from the cache, evaluation).", table(rows))
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT.parent))
 
 import spikepde  # noqa: E402
 from spikepde.problem.compile import compile_problem  # noqa: E402
-from spikepde.runs import atomic_write_text  # noqa: E402
+from _results import write_table  # noqa: E402  (benchmarks/_results.py)
 from spikepde.snn.separable import SeparableSpikingField  # noqa: E402
 from spikepde.train.weak_form import WeakForm  # noqa: E402
 
@@ -114,14 +114,11 @@ def main(argv=None) -> None:
             f"| random, seeds 1-{args.seeds}: median / best | {np.median(seed_score):.3e} / {min(seed_score):.3e} | "
             f"{np.median(seed_rel):.3e} / {min(seed_rel):.3e} |",
             f"| the seed with the lowest held-out residual | {min(seed_score):.3e} | {pick:.3e} |"]
-    header = [f"# Hidden-layer updates over lsq's readout ({time.strftime('%Y-%m-%d')})", "",
-              f"`python benchmarks/hidden_updates.py --problem {args.problem} --width {args.width} --T {args.T} "
-              f"--tests {args.tests} --held-out {args.held_out} --steps {args.steps} --eps {args.eps}` — "
-              f"{args.threads} torch threads, torch {torch.__version__}. Relative L2 on the reference grid "
-              "(never used for training).", ""]
-    text = "\n".join(header + rows) + "\n"
-    atomic_write_text(ROOT / "results" / f"hidden_updates_{args.problem}.md", text)
-    print(text)
+    write_table(f"hidden_updates_{args.problem}.md", "Hidden-layer updates over lsq's readout",
+                f"`python benchmarks/hidden_updates.py --problem {args.problem} --width {args.width} --T {args.T} "
+                f"--tests {args.tests} --held-out {args.held_out} --steps {args.steps} --eps {args.eps}` — "
+                f"{args.threads} torch threads, torch {torch.__version__}. Relative L2 on the reference grid "
+                "(never used for training).", rows)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))
 
 import spikepde  # noqa: E402
-from spikepde.runs import atomic_write_text  # noqa: E402
+from _results import write_table  # noqa: E402  (benchmarks/_results.py)
 
 DEFAULT_PROBLEMS = ("helmholtz2d", "diffusion_reaction", "wave1d", "heat1d", "poisson2d")
 #: lsq's earlier 2-D linear default first (128 × 16, 64² tests, 2 points), then one change at a
@@ -78,13 +78,10 @@ def main(argv=None) -> None:
         for variant in args.variants:
             rows.append(measure(name, variant))
             print(table(rows)[-1], flush=True)
-    header = [f"# lsq sizes ({time.strftime('%Y-%m-%d')})", "",
-              f"`python benchmarks/lsq_sizes.py --problems {' '.join(args.problems)}` — lsq, seed 0, one "
-              f"solve at a time, {args.threads} torch threads, torch {torch.__version__}. Relative L2 on "
-              "each entry's reference grid; time is the whole solve.", ""]
-    text = "\n".join(header + table(rows)) + "\n"
-    atomic_write_text(ROOT / "results" / "lsq_sizes.md", text)
-    print(text)
+    write_table("lsq_sizes.md", "lsq sizes",
+                f"`python benchmarks/lsq_sizes.py --problems {' '.join(args.problems)}` — lsq, seed 0, one "
+                f"solve at a time, {args.threads} torch threads, torch {torch.__version__}. Relative L2 on "
+                "each entry's reference grid; time is the whole solve.", table(rows))
 
 
 if __name__ == "__main__":
