@@ -45,7 +45,7 @@ OPTIONS = {"fgrad": SPIKING + WEAK + ["--K", "4"],
 METHODS = tuple(OPTIONS)
 
 # Entries the closed-form method refuses, with the reason it must print (one line, exit 2)
-LSQ_REFUSED = {"kdv": "reads derivatives of u", "poisson_lshape": "excluded regions"}
+LSQ_REFUSED = {"kdv": "reads derivatives of u"}
 
 # Known failures of ADMM, found by this test; each is a bug to fix in spikepde.train.admm, not a
 # method that does not apply (ADMM has no applicability gate: it supports every entry on paper).

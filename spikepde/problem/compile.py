@@ -221,6 +221,13 @@ class CompiledProblem:
         """Whether a closed-form solution is available."""
         return self._exact is not None
 
+    def inside(self, X: torch.Tensor) -> torch.Tensor:
+        """True for the points of ``X`` in the closed domain (the box minus the excluded boxes'
+        interiors)."""
+        Xc = X.to(torch.float64).cpu()
+        in_box = ((Xc >= self._geometry.lower) & (Xc <= self._geometry.upper)).all(dim=1)
+        return in_box & ~self._geometry.outside(Xc)
+
     def sample_interior(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """``n`` points uniform in the domain (excluded boxes removed), ``[n, d]``."""
         return self._geometry.sample_interior(n, generator)

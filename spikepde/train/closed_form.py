@@ -11,7 +11,11 @@ does not enforce) is one least-squares solve:
   B-splines ψ_k, its linear operator L, ``g_k = ⟨u, L*ψ_k⟩ − ⟨f, ψ_k⟩``) on the field
   ``u = offset + factor · N`` of the problem's hard constraint, with ``N`` the network's output;
   plus a row per residual of every value condition the transform leaves (Dirichlet, initial,
-  periodic pairs; their linear maps from :mod:`spikepde.train.linear_maps`). Each row is
+  periodic pairs; their linear maps from :mod:`spikepde.train.linear_maps`), each value read
+  where the weak rows see the field — extrapolated along the face's inward normal from the two
+  nearest quadrature points (:meth:`ClosedFormTrainer._read_points`: a raster cell at the face
+  itself is seen by no weak row). With excluded boxes (the L-shape) the weak rows are the test
+  grid's, less the tests reaching into a box (``RowBlock.keep``). Each row is
   weighted as its term of the objective (``√(w/M)`` for M residuals of weight w), so the solve
   minimises exactly the objective the gradient methods train. A condition that the transform
   satisfies whatever N is (wave's u_t(x, 0) = 0 under the factor t²) is skipped; a derivative
@@ -21,8 +25,12 @@ does not enforce) is one least-squares solve:
   a point is the tensor product of its coordinates), so the Gram matrix of the rows is a sum of
   Hadamard products of small per-axis Gram matrices.
 * **solve.** Each axis' raster on the points its rows read is reduced to its row space
-  (projection P_i, thin SVD: nothing outside it is seen by any row), and the minimum-norm
-  ridge solution of the rows in the dual, ``C = Σ_r α_r Σ_terms ⊗_i v_{r,i}`` with
+  (projection P_i, thin SVD: nothing outside it is seen by any row) — for a linear problem in
+  coordinates whose Euclidean norm is a Sobolev norm of the axis functions on every space axis
+  (and time, for a parabolic equation; :func:`sobolev_coordinates`), so that among the fields
+  the rows accept the solve returns the smoothest, not the one of smallest coefficients: the
+  rows leave a boundary layer free that the coefficient norm fills with anything (the L-shape's
+  re-entrant edges: 0.38 → 6.1e-2) — and the minimum-norm ridge solution of the rows in the dual, ``C = Σ_r α_r Σ_terms ⊗_i v_{r,i}`` with
   ``(G + εI) α = y`` (ε = 1e-10 of G's mean diagonal; the error is flat over 1e-12…1e-6 on
   heat1d). One step; the problem being linear, later steps change nothing. The Gram matrix of
   rows on a test grid is a sum of Kronecker products of per-axis Gram matrices (formed in
@@ -73,6 +81,10 @@ LINE_SEARCH_HALVINGS = 7
 #: products, dropping singular values below JACOBIAN_TOL of the largest
 JACOBIAN_TOL = 1e-3
 JACOBIAN_TERMS = 16
+#: the Sobolev length of a space axis' readout norm, in units of the axis' length
+#: (:func:`sobolev_coordinates`; poisson_lshape at width 256: 0.54 with the coefficient norm,
+#: 0.13 / 0.125 / 0.125 with ℓ = 0.5 / 1.6 / 5 lengths — a plateau)
+SMOOTHING_LENGTH = 2.0
 
 
 class ClosedFormTrainer(Trainer):
@@ -126,16 +138,11 @@ class ClosedFormTrainer(Trainer):
         # each reason was measured on the catalogue against fgrad (benchmarks/results/catalogue.md)
         if problem.data_only:
             return None                  # regression: spike counts, see defaults()
-        if problem.excluded:
-            return "excluded regions (the weak rows need the whole box)"
         residual = problem.residuals[0].xreplace(problem.substitutions())
         try:
             terms = split_residual(residual, problem.u, problem.input_symbols)
         except ValueError as exc:
             return str(exc)
-        if not terms.fluxes and all(sum(a) <= 1 for _, a in terms.linear):
-            return ("a first-order (transport) equation: the minimum-norm weak solve does not carry "
-                    "the initial values along the characteristics (advection1d: lsq 1.21, fgrad 0.53)")
         if not is_linear(problem) and problem.dim > 2:
             return "nonlinear with more than two inputs"
         enforced = set(problem.hard_constraint.enforces) if problem.hard_constraint else set()
@@ -189,9 +196,6 @@ class ClosedFormTrainer(Trainer):
             raise ConfigurationError("lsq needs the weak form: this run uses the strong form "
                                      "(--residual-form strong); use fgrad or bptt, or the weak form")
         weak = obj.weak
-        if weak.tests.keep is not None:
-            raise ConfigurationError(f"lsq: {c.problem.name}: the weak form of a domain with excluded regions "
-                                     "is not supported yet (use fgrad or bptt)")
         return weak
 
     def _fixed_blocks(self) -> list[RowBlock]:
@@ -241,8 +245,31 @@ class ClosedFormTrainer(Trainer):
             # spike rasters repeat rows (neighbouring points in one cell): the distinct ones suffice
             rows = torch.unique(torch.cat(stacks[i]), dim=0)
             _, S, Vt = torch.linalg.svd(rows, full_matrices=False)
-            bases.append(Vt[S > RANK_TOL * S[0]].T)                  # [F_i, m_i]
+            B = Vt[S > RANK_TOL * S[0]].T                  # [F_i, m_i]
+            if rasters and not self.nonlinear and i in self._smoothed_axes():
+                B = sobolev_coordinates(B, rasters[i], self.weak.tests.axes[i])
+            bases.append(B)
         return bases
+
+    def _smoothed_axes(self) -> list[int]:
+        """The axes whose readout norm is a Sobolev norm (:func:`sobolev_coordinates`): every
+        space axis, and time only for a parabolic equation (first order in time, second in
+        space). Measured with the default sizes (coefficient norm → space axes → all axes):
+        poisson_lshape 0.38 → 6.1e-2; helmholtz2d 1.7e-2 → 8.5e-3; heat1d 1.39e-3 → 1.32e-3 →
+        9.5e-4; heat2d 2.8e-2 → 2.9e-2 → 2.2e-2; wave1d 0.30 → 0.19 → 1.10 (a smooth-in-time
+        norm flattens the oscillation it must carry to late times); advection1d 1.21 → 0.40.
+        A nonlinear problem keeps the coefficient norm (burgers 2.18e-2, smoothed in x 2.45e-2:
+        the shock)."""
+        problem = self.compiled.problem
+        names = problem.input_names
+        space = [i for i, name in enumerate(names) if name != problem.time]
+        if problem.time is None:
+            return space
+        t = names.index(problem.time)
+        orders = [alpha for _, alpha in self.weak.terms.linear]
+        time_order = max((a[t] for a in orders), default=0)
+        space_order = max((sum(a) - a[t] for a in orders), default=0)
+        return space + [t] if time_order == 1 and space_order >= 2 else space
 
     def _transform(self, X: torch.Tensor):
         """(offset, factor) of ``u = offset + factor · N`` at the points X (float64)."""
@@ -262,6 +289,7 @@ class ClosedFormTrainer(Trainer):
         has the same fixed points)."""
         tests = self.weak.tests
         shape = tuple(tests.shape)
+        n_full = tests.full
         # row k = (k_1, …, k_d) of the tensor-product tests, C order
         grids = torch.meshgrid(*[torch.arange(k) for k in tests.counts], indexing="ij")
         index = [g.reshape(-1) for g in grids]
@@ -276,9 +304,12 @@ class ClosedFormTrainer(Trainer):
                 # tests × grid per axis: B_i[a_i]ᵀ (f_i ⊙ φ_i) → [K_i, F_i]
                 vecs = [tests.matrices[i][alpha[i]].T @ (per_axis[i][:, None] * features[i])
                         for i in range(self.net.in_dim)]
-                components.append(RowComponent(torch.full((target.shape[0],), s, dtype=torch.float64), vecs,
+                components.append(RowComponent(torch.full((n_full,), s, dtype=torch.float64), vecs,
                                                index, grid=tuple(tests.counts)))
-        return RowBlock("pde", float(self.objective.weights()["pde"]) / target.shape[0], components, target)
+        # with excluded boxes the kept tests are a subset of the grid's (WeakForm drops those
+        # reaching into a box): the rows are the full grid's, selected
+        return RowBlock("pde", float(self.objective.weights()["pde"]) / target.shape[0], components, target,
+                        keep=tests.keep)
 
     def _point_block(self, name, weight, X, coef, target) -> RowBlock:
         vecs = [self.net.raster(self.params, i, X[:, i]) for i in range(self.net.in_dim)]
@@ -287,7 +318,6 @@ class ClosedFormTrainer(Trainer):
     def _condition_block(self, cond, X) -> RowBlock | None:
         indices = [tuple(a) for a in cond.derivatives]
         zero = (0,) * self.net.in_dim
-        offset, factor = self._transform(X)
         transform = self.compiled.transform
         needed = indices if transform is None else transform.required(indices)
         raw_zero = {a: torch.zeros(X.shape[0], dtype=torch.float64) for a in needed}
@@ -297,20 +327,71 @@ class ClosedFormTrainer(Trainer):
                 return None
             raise ConfigurationError(f"lsq: condition '{cond.name}' reads derivatives of u and the output "
                                      "transform does not satisfy it; the field has values only (use fgrad or bptt)")
-        Jf = J[zero].to(torch.float64) * factor[None]            # [residuals, points] on N
-        target = -(b.to(torch.float64) + J[zero].to(torch.float64) @ offset)
-        # each residual reads one or two points (periodic pairs): one component per nonzero slot
-        nonzero = Jf != 0
-        slots = int(nonzero.sum(1).max()) if Jf.numel() else 0
+        J0 = J[zero].to(torch.float64)                           # [residuals, points] on u
+        # where the PDE's rows read the field: the boundary value extrapolated from there
+        reads, weights = self._read_points(X)
+        n = X.shape[0]
+        offsets, factors = zip(*(self._transform(P) for P in reads))
+        target = -(b.to(torch.float64) + J0 @ sum(w * o for w, o in zip(weights, offsets)))
+        # each residual reads one or two points (periodic pairs): one component per nonzero
+        # slot and read point
+        nonzero = J0 != 0
+        slots = int(nonzero.sum(1).max()) if J0.numel() else 0
         cols = torch.argsort((~nonzero).to(torch.int8), dim=1, stable=True)[:, :max(slots, 1)]
-        rasters = [self.net.raster(self.params, i, X[:, i]) for i in range(self.net.in_dim)]
+        points = torch.cat(reads)
+        rasters = [self.net.raster(self.params, i, points[:, i]) for i in range(self.net.in_dim)]
         components = []
         for k in range(slots):
             idx = cols[:, k]
-            coef = Jf.gather(1, idx[:, None])[:, 0]
-            components.append(RowComponent(coef, rasters, [idx] * len(rasters)))
-        weight = float(self.objective.weights()[cond.name]) / max(1, Jf.shape[0])
+            coef = J0.gather(1, idx[:, None])[:, 0]
+            for j, (w, f) in enumerate(zip(weights, factors)):
+                components.append(RowComponent(coef * (w * f)[idx], rasters, [idx + j * n] * len(rasters)))
+        weight = float(self.objective.weights()[cond.name]) / max(1, J0.shape[0])
         return RowBlock(cond.name, weight, components, target)
+
+    def _read_points(self, X):
+        """Where a condition at the boundary points ``X`` reads the field, and with what weights:
+        ``u(X) ≈ Σ_j w_j u(P_j)``.
+
+        A spike raster is piecewise constant with breakpoints far finer than the quadrature
+        grid, so the field *at* a face lies in a raster cell that no weak row reads (the
+        quadrature's midpoints stop half a spacing short of the face): a value row there pins a
+        cell of its own and leaves the field the PDE sees free (poisson_lshape, boundary rows at
+        the faces: 0.33; helmholtz2d without its transform: 0.38). So with the weak form the
+        value is read as the linear extrapolation, along the face's inward normal, from the two
+        nearest quadrature points inside (weights 3/2 and −1/2 at half and one and a half
+        spacings), second-order accurate and coupled to the cells the PDE constrains. Without
+        the weak form (or at a point with no inward axis) the point itself."""
+        if self.weak is None:
+            return [X], [torch.ones(X.shape[0], dtype=torch.float64)]
+        first, second = X.clone(), X.clone()
+        w1 = torch.ones(X.shape[0], dtype=torch.float64)
+        w2 = torch.zeros(X.shape[0], dtype=torch.float64)
+        todo = torch.ones(X.shape[0], dtype=torch.bool)
+        inside = self.compiled.inside
+        for i, axis in enumerate(self.weak.tests.axes):
+            eps = 0.25 * float(axis[1] - axis[0]) if axis.numel() > 1 else 0.0
+            for sign in (1.0, -1.0):
+                ahead, behind = X.clone(), X.clone()
+                ahead[:, i] += sign * eps
+                behind[:, i] -= sign * eps
+                hit = todo & inside(ahead) & ~inside(behind)
+                if not bool(hit.any()) or axis.numel() < 2:
+                    continue
+                v = X[hit, i]
+                # the first two quadrature coordinates from v on in the inward direction (v
+                # itself when a quadrature point lies on the face: weights 1 and 0)
+                if sign > 0:
+                    k = torch.searchsorted(axis, v, right=False).clamp(max=axis.numel() - 2)
+                    q1, q2 = axis[k], axis[k + 1]
+                else:
+                    k = (torch.searchsorted(axis, v, right=True) - 1).clamp(min=1)
+                    q1, q2 = axis[k], axis[k - 1]
+                first[hit, i], second[hit, i] = q1, q2
+                w1[hit] = (v - q2) / (q1 - q2)
+                w2[hit] = (q1 - v) / (q1 - q2)
+                todo &= ~hit
+        return [first, second], [w1, w2]
 
     def _solution_fields(self, X, raw, indices):
         transform = self.compiled.transform
@@ -397,7 +478,7 @@ class ClosedFormTrainer(Trainer):
             for b in range(a, len(blocks)):
                 if a == b:       # a diagonal block is contiguous: accumulated where it lies
                     diagonal = G[offsets[a]:offsets[a + 1]][:, offsets[a]:offsets[a + 1]]
-                    if diagonal.is_contiguous():
+                    if diagonal.is_contiguous() and block_a.keep is None:
                         block_gram(block_a, block_a, True, out=diagonal, scale=weights[a] ** 2)
                         continue
                 part = block_gram(block_a, blocks[b], symmetric=a == b, scale=weights[a] * weights[b])
@@ -409,8 +490,7 @@ class ClosedFormTrainer(Trainer):
         alpha = _spd_solve(G, y)
         core = torch.zeros_like(self.params["core"])
         for block, w, lo, hi in zip(blocks, weights, offsets[:-1], offsets[1:]):
-            for comp in block.components:
-                core = core + comp.adjoint(alpha[lo:hi] * w)
+            core = core + block.adjoint(alpha[lo:hi] * w)
         return core
 
     # ------------------------------------------------------------ the contract
@@ -457,6 +537,26 @@ class ClosedFormTrainer(Trainer):
         self.generator.set_state(state["generator"])
         self.net.ranks = tuple(self.params["core"].shape)
         self.loss_terms = self._loss_terms(self.params["core"])
+
+
+def sobolev_coordinates(B: torch.Tensor, raster: torch.Tensor, axis: torch.Tensor,
+                        length_factor: float = SMOOTHING_LENGTH) -> torch.Tensor:
+    """Readout coordinates of one axis in which the Euclidean norm is a Sobolev norm of the
+    axis functions: ``B W^{-1/2}`` with ``W = ∫ φ φᵀ + ℓ² ∫ φ' φ'ᵀ`` over the axis (``φ = raster ·
+    B`` on the midpoint grid ``axis``, φ' by differences of neighbouring points, ℓ =
+    ``length_factor`` × the axis' length). Directions W does not see (below 1e-12 of its
+    largest eigenvalue) are dropped.
+
+    The Kronecker product of such per-axis norms is a mixed H¹ norm of the whole field, so the
+    minimum-norm solve in these coordinates returns the smoothest field the rows accept."""
+    phi = raster @ B                                   # [Q, m]
+    dx = float(axis[1] - axis[0]) if axis.numel() > 1 else 1.0
+    ell = length_factor * (float(axis[-1] - axis[0]) + dx)
+    slope = (phi[1:] - phi[:-1]) / dx
+    W = (phi.T @ phi + ell ** 2 * (slope.T @ slope)) * dx
+    evals, V = torch.linalg.eigh(W)
+    keep = evals > 1e-12 * evals[-1]
+    return B @ (V[:, keep] / evals[keep].sqrt())
 
 
 def _spd_solve(G: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

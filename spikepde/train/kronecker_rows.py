@@ -88,6 +88,18 @@ def block_gram(a: "RowBlock", b: "RowBlock", symmetric: bool, out: torch.Tensor 
     block with itself takes each pair of components once, adding the pair above the diagonal
     and its transpose. Pairs of test-grid components with constant coefficients are summed by
     one matrix product (:func:`_add_kronecker_sum`), the others one by one."""
+    if a.keep is not None or b.keep is not None:
+        # the full rows' Gram matrix, then the kept rows of it
+        full = block_gram(dataclasses.replace(a, keep=None, target=a.target.new_zeros(a.full_rows)),
+                          dataclasses.replace(b, keep=None, target=b.target.new_zeros(b.full_rows)),
+                          symmetric, scale=scale)
+        part = full if a.keep is None else full[a.keep]
+        part = part if b.keep is None else part[:, b.keep]
+        del full
+        if out is None:
+            return part
+        out.add_(part)
+        return out
     if out is None:
         out = torch.zeros(a.target.shape[0], b.target.shape[0], dtype=a.target.dtype, device=a.target.device)
     kronecker, others = [], []
@@ -144,18 +156,34 @@ def _add_kronecker_sum(out: torch.Tensor, pairs, scale: float, chunk_elements: i
 
 @dataclasses.dataclass
 class RowBlock:
-    """The rows of one objective term and their targets."""
+    """The rows of one objective term and their targets. ``keep`` (indices into the
+    components' rows; None: all): the block's rows are that subset — a test grid of an
+    L-shaped domain, whose tests reaching into the excluded box are dropped, keeps its
+    Kronecker structure by being the full grid's rows, selected."""
 
     name: str
     weight: float                      # the term's weight per row (the objective's weight / rows)
     components: list[RowComponent]
-    target: torch.Tensor               # [R]
+    target: torch.Tensor               # [R] (the kept rows)
+    keep: torch.Tensor | None = None
+
+    @property
+    def full_rows(self) -> int:
+        """Rows of the components (before ``keep`` selects)."""
+        return self.target.shape[0] if self.keep is None else self.components[0].coef.shape[0]
 
     def reduced(self, bases) -> "RowBlock":
         return dataclasses.replace(self, components=[c.reduced(bases) for c in self.components])
 
     def apply(self, core: torch.Tensor) -> torch.Tensor:
-        return sum(c.apply(core) for c in self.components)
+        out = sum(c.apply(core) for c in self.components)
+        return out if self.keep is None else out[self.keep]
+
+    def adjoint(self, weights: torch.Tensor) -> torch.Tensor:
+        """``Σ_r weights_r · row_r`` over the block's rows, as a core-shaped tensor."""
+        if self.keep is not None:
+            weights = weights.new_zeros(self.full_rows).index_copy_(0, self.keep, weights)
+        return sum(c.adjoint(weights) for c in self.components)
 
 
 def kronecker_rows_gram(rows_a, rows_b) -> torch.Tensor:
