@@ -26,11 +26,13 @@ does not enforce) is one least-squares solve:
   Hadamard products of small per-axis Gram matrices.
 * **solve.** Each axis' raster on the points its rows read is reduced to its row space
   (projection P_i, thin SVD: nothing outside it is seen by any row) — for a linear problem in
-  coordinates whose Euclidean norm is a Sobolev norm of the axis functions on every space axis
-  (and time, for a parabolic equation; :func:`sobolev_coordinates`), so that among the fields
-  the rows accept the solve returns the smoothest, not the one of smallest coefficients: the
-  rows leave a boundary layer free that the coefficient norm fills with anything (the L-shape's
-  re-entrant edges: 0.38 → 6.1e-2) — and the minimum-norm ridge solution of the rows in the dual, ``C = Σ_r α_r Σ_terms ⊗_i v_{r,i}`` with
+  coordinates whose Euclidean norm is a Sobolev norm of the axis functions (lengths per axis:
+  :meth:`ClosedFormTrainer._smoothing_lengths`; :func:`sobolev_coordinates`), so that among
+  the fields the rows accept the solve returns the smoothest, not the one of smallest
+  coefficients: the rows leave a boundary layer free that the coefficient norm fills with
+  anything (the L-shape's re-entrant edges: 0.38 → 6.1e-2), and far more time cells than
+  time tests (advection1d 1.21 → 9.8e-2) — and the minimum-norm ridge solution of the rows in
+  the dual, ``C = Σ_r α_r Σ_terms ⊗_i v_{r,i}`` with
   ``(G + εI) α = y`` (ε = 1e-10 of G's mean diagonal; the error is flat over 1e-12…1e-6 on
   heat1d). One step; the problem being linear, later steps change nothing. The Gram matrix of
   rows on a test grid is a sum of Kronecker products of per-axis Gram matrices (formed in
@@ -85,6 +87,9 @@ JACOBIAN_TERMS = 16
 #: (:func:`sobolev_coordinates`; poisson_lshape at width 256: 0.54 with the coefficient norm,
 #: 0.13 / 0.125 / 0.125 with ℓ = 0.5 / 1.6 / 5 lengths — a plateau)
 SMOOTHING_LENGTH = 2.0
+#: the same on the time axis of a non-parabolic equation (transport, waves; advection1d at
+#: width 256: 0.27 / 0.17 / 0.23 / 0.47 / 0.65 with 0.03 / 0.3 / 0.5 / 1 / 2 lengths)
+TIME_SMOOTHING_LENGTH = 0.3
 
 
 class ClosedFormTrainer(Trainer):
@@ -140,7 +145,7 @@ class ClosedFormTrainer(Trainer):
             return None                  # regression: spike counts, see defaults()
         residual = problem.residuals[0].xreplace(problem.substitutions())
         try:
-            terms = split_residual(residual, problem.u, problem.input_symbols)
+            split_residual(residual, problem.u, problem.input_symbols)
         except ValueError as exc:
             return str(exc)
         if not is_linear(problem) and problem.dim > 2:
@@ -246,30 +251,32 @@ class ClosedFormTrainer(Trainer):
             rows = torch.unique(torch.cat(stacks[i]), dim=0)
             _, S, Vt = torch.linalg.svd(rows, full_matrices=False)
             B = Vt[S > RANK_TOL * S[0]].T                  # [F_i, m_i]
-            if rasters and not self.nonlinear and i in self._smoothed_axes():
-                B = sobolev_coordinates(B, rasters[i], self.weak.tests.axes[i])
+            if rasters and not self.nonlinear:
+                B = sobolev_coordinates(B, rasters[i], self.weak.tests.axes[i], self._smoothing_lengths()[i])
             bases.append(B)
         return bases
 
-    def _smoothed_axes(self) -> list[int]:
-        """The axes whose readout norm is a Sobolev norm (:func:`sobolev_coordinates`): every
-        space axis, and time only for a parabolic equation (first order in time, second in
-        space). Measured with the default sizes (coefficient norm → space axes → all axes):
-        poisson_lshape 0.38 → 6.1e-2; helmholtz2d 1.7e-2 → 8.5e-3; heat1d 1.39e-3 → 1.32e-3 →
-        9.5e-4; heat2d 2.8e-2 → 2.9e-2 → 2.2e-2; wave1d 0.30 → 0.19 → 1.10 (a smooth-in-time
-        norm flattens the oscillation it must carry to late times); advection1d 1.21 → 0.40.
-        A nonlinear problem keeps the coefficient norm (burgers 2.18e-2, smoothed in x 2.45e-2:
-        the shock)."""
+    def _smoothing_lengths(self) -> list[float]:
+        """Per axis, the Sobolev length of its readout norm in units of the axis' length
+        (:func:`sobolev_coordinates`): :data:`SMOOTHING_LENGTH` on every space axis and on the
+        time axis of a parabolic equation (first order in time, second in space),
+        :data:`TIME_SMOOTHING_LENGTH` on any other time axis. Measured with the default sizes
+        (coefficient norm → these lengths): poisson_lshape 0.38 → 6.1e-2; helmholtz2d 1.7e-2 →
+        8.5e-3; heat1d 1.39e-3 → 9.5e-4 (time unsmoothed 1.32e-3); heat2d 2.8e-2 → 2.2e-2;
+        advection1d 1.21 → 9.8e-2 (seeds 1, 2: 9.4e-2, 9.6e-2; time unsmoothed 0.40, ℓ = 2
+        lengths in time 0.65 at width 256); wave1d 0.30 → 0.18 (ℓ = 2 in time: 1.10 — a
+        field that must oscillate eight times in t is not smooth in t)."""
         problem = self.compiled.problem
         names = problem.input_names
-        space = [i for i, name in enumerate(names) if name != problem.time]
-        if problem.time is None:
-            return space
-        t = names.index(problem.time)
-        orders = [alpha for _, alpha in self.weak.terms.linear]
-        time_order = max((a[t] for a in orders), default=0)
-        space_order = max((sum(a) - a[t] for a in orders), default=0)
-        return space + [t] if time_order == 1 and space_order >= 2 else space
+        lengths = [SMOOTHING_LENGTH] * len(names)
+        if problem.time is not None:
+            t = names.index(problem.time)
+            orders = [alpha for _, alpha in self.weak.terms.linear]
+            time_order = max((a[t] for a in orders), default=0)
+            space_order = max((sum(a) - a[t] for a in orders), default=0)
+            parabolic = time_order == 1 and space_order >= 2
+            lengths[t] = SMOOTHING_LENGTH if parabolic else TIME_SMOOTHING_LENGTH
+        return lengths
 
     def _transform(self, X: torch.Tensor):
         """(offset, factor) of ``u = offset + factor · N`` at the points X (float64)."""
