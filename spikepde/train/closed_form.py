@@ -13,7 +13,7 @@ does not enforce) is one least-squares solve:
   plus a row per residual of every value condition the transform leaves (Dirichlet, initial,
   periodic pairs; their linear maps from :mod:`spikepde.train.linear_maps`), each value read
   where the weak rows see the field — extrapolated along the face's inward normal from the two
-  nearest quadrature points (:meth:`ClosedFormTrainer._read_points`: a raster cell at the face
+  nearest quadrature points (:meth:`ClosedFormTrainer._stencil`: a raster cell at the face
   itself is seen by no weak row). With excluded boxes (the L-shape) the weak rows are the test
   grid's, less the tests reaching into a box (``RowBlock.keep``). Each row is
   weighted as its term of the objective (``√(w/M)`` for M residuals of weight w), so the solve
@@ -152,8 +152,13 @@ class ClosedFormTrainer(Trainer):
             return "nonlinear with more than two inputs"
         enforced = set(problem.hard_constraint.enforces) if problem.hard_constraint else set()
         for k, cond in enumerate(problem.conditions):
-            if k not in enforced and (cond.kind == "neumann" or (cond.kind == "periodic" and cond.derivatives)):
-                return f"condition {k} ({cond.kind}) reads derivatives of u; the field has values only"
+            reads_derivatives = cond.kind == "neumann" or (cond.kind == "periodic" and cond.derivatives)
+            if k not in enforced and reads_derivatives and not is_linear(problem):
+                # measured on kdv (explicit --method lsq runs it): 0.55 at width 64 with 32²
+                # tests (31 s), 0.59 at 128 with 48², the error growing with t; the default
+                # size ran over 15 minutes (the derivative rows' Gram blocks); fgrad 0.64
+                return (f"condition {k} ({cond.kind}) reads derivatives of u in a nonlinear problem: "
+                        "measured no better than fgrad (kdv 0.55-0.59 at small sizes, the default size over 15 min)")
         return None
 
     @classmethod
@@ -329,52 +334,92 @@ class ClosedFormTrainer(Trainer):
         needed = indices if transform is None else transform.required(indices)
         raw_zero = {a: torch.zeros(X.shape[0], dtype=torch.float64) for a in needed}
         J, b = condition_linear_map(cond, X, self._solution_fields(X, raw_zero, indices))
-        if zero not in J or any(bool(J[a].abs().max() > 0) for a in indices if a != zero):
-            if self._satisfied_by_transform(cond, X, indices):
-                return None
-            raise ConfigurationError(f"lsq: condition '{cond.name}' reads derivatives of u and the output "
-                                     "transform does not satisfy it; the field has values only (use fgrad or bptt)")
-        J0 = J[zero].to(torch.float64)                           # [residuals, points] on u
-        # where the PDE's rows read the field: the boundary value extrapolated from there
-        reads, weights = self._read_points(X)
-        n = X.shape[0]
-        offsets, factors = zip(*(self._transform(P) for P in reads))
-        target = -(b.to(torch.float64) + J0 @ sum(w * o for w, o in zip(weights, offsets)))
-        # each residual reads one or two points (periodic pairs): one component per nonzero
-        # slot and read point
-        nonzero = J0 != 0
-        slots = int(nonzero.sum(1).max()) if J0.numel() else 0
-        cols = torch.argsort((~nonzero).to(torch.int8), dim=1, stable=True)[:, :max(slots, 1)]
-        points = torch.cat(reads)
-        rasters = [self.net.raster(self.params, i, points[:, i]) for i in range(self.net.in_dim)]
+        read = [a for a in J if bool(J[a].abs().max() > 0)]
+        if any(a != zero for a in read) and self._satisfied_by_transform(cond, X, indices):
+            return None
+        stencils = {a: self._stencil(X, a) for a in read}
+        if any(st is None for st in stencils.values()):
+            raise ConfigurationError(f"lsq: condition '{cond.name}' reads a derivative of u other than along the "
+                                     "face's normal, and the output transform does not satisfy it (use fgrad or bptt)")
+        # r = b + Σ_α J_α ∂^α u with ∂^α u(X) ≈ Σ_j w_j u(P_j), u = offset + factor · N
+        target = -b.to(torch.float64)
         components = []
-        for k in range(slots):
-            idx = cols[:, k]
-            coef = J0.gather(1, idx[:, None])[:, 0]
-            for j, (w, f) in enumerate(zip(weights, factors)):
-                components.append(RowComponent(coef * (w * f)[idx], rasters, [idx + j * n] * len(rasters)))
-        weight = float(self.objective.weights()[cond.name]) / max(1, J0.shape[0])
+        for a, (reads, weights) in stencils.items():
+            Ja = J[a].to(torch.float64)                          # [residuals, points]
+            # each residual reads one or two points (periodic pairs): one component per
+            # nonzero slot and stencil point, reading that stencil point's raster only
+            nonzero = Ja != 0
+            slots = int(nonzero.sum(1).max())
+            cols = torch.argsort((~nonzero).to(torch.int8), dim=1, stable=True)[:, :slots]
+            for P, w in zip(reads, weights):
+                offset, factor = self._transform(P)
+                target = target - Ja @ (w * offset)
+                rasters = [self.net.raster(self.params, i, P[:, i]) for i in range(self.net.in_dim)]
+                for k in range(slots):
+                    idx = cols[:, k]
+                    coef = Ja.gather(1, idx[:, None])[:, 0] * (w * factor)[idx]
+                    components.append(RowComponent(coef, rasters, [idx] * len(rasters)))
+        weight = float(self.objective.weights()[cond.name]) / max(1, target.shape[0])
         return RowBlock(cond.name, weight, components, target)
 
-    def _read_points(self, X):
-        """Where a condition at the boundary points ``X`` reads the field, and with what weights:
-        ``u(X) ≈ Σ_j w_j u(P_j)``.
+    def _stencil(self, X, alpha):
+        """How a condition at the boundary points ``X`` reads ``∂^α u``:
+        ``∂^α u(X) ≈ Σ_j w_j u(P_j)`` → ``([P_j], [w_j])``, or None when it cannot.
 
         A spike raster is piecewise constant with breakpoints far finer than the quadrature
         grid, so the field *at* a face lies in a raster cell that no weak row reads (the
         quadrature's midpoints stop half a spacing short of the face): a value row there pins a
         cell of its own and leaves the field the PDE sees free (poisson_lshape, boundary rows at
-        the faces: 0.33; helmholtz2d without its transform: 0.38). So with the weak form the
-        value is read as the linear extrapolation, along the face's inward normal, from the two
+        the faces: 0.33; helmholtz2d without its transform: 0.38). So with the weak form a value
+        is read as the linear extrapolation, along the face's inward normal, from the two
         nearest quadrature points inside (weights 3/2 and −1/2 at half and one and a half
-        spacings), second-order accurate and coupled to the cells the PDE constrains. Without
-        the weak form (or at a point with no inward axis) the point itself."""
+        spacings), and a derivative of order o along the normal (a periodic u_x, a Neumann
+        condition) by differentiating the polynomial through the o + 2 nearest ones — both
+        second-order accurate and coupled to the cells the PDE constrains. Without the weak
+        form only values, at the points themselves."""
+        zero = tuple(0 for _ in alpha)
         if self.weak is None:
-            return [X], [torch.ones(X.shape[0], dtype=torch.float64)]
-        first, second = X.clone(), X.clone()
-        w1 = torch.ones(X.shape[0], dtype=torch.float64)
-        w2 = torch.zeros(X.shape[0], dtype=torch.float64)
-        todo = torch.ones(X.shape[0], dtype=torch.bool)
+            return ([X], [torch.ones(X.shape[0], dtype=torch.float64)]) if alpha == zero else None
+        normal, inward = self._inward_normals(X)
+        if bool((normal < 0).any()):
+            return ([X], [torch.ones(X.shape[0], dtype=torch.float64)]) if alpha == zero else None
+        order = torch.tensor([alpha[int(i)] for i in normal])
+        if sum(alpha) != int(order.max()) or not bool((order == order[0]).all()):
+            return None                                  # a tangential derivative, or mixed
+        o = int(order[0])
+        m = o + 2
+        reads = [X.clone() for _ in range(m)]
+        weights = [torch.zeros(X.shape[0], dtype=torch.float64) for _ in range(m)]
+        for i, axis in enumerate(self.weak.tests.axes):
+            for sign in (1.0, -1.0):
+                hit = (normal == i) & (inward == sign)
+                if not bool(hit.any()):
+                    continue
+                if axis.numel() < m:
+                    return None
+                v = X[hit, i]
+                # the first m quadrature coordinates from v on in the inward direction (v itself
+                # when a quadrature point lies on the face)
+                if sign > 0:
+                    k = torch.searchsorted(axis, v, right=False).clamp(max=axis.numel() - m)
+                    q = torch.stack([axis[k + j] for j in range(m)], 1)
+                else:
+                    k = (torch.searchsorted(axis, v, right=True) - 1).clamp(min=m - 1)
+                    q = torch.stack([axis[k - j] for j in range(m)], 1)
+                # in units of a value change over one quadrature spacing: a row of u_xx is
+                # otherwise 1/dx² times a value row, and the Gram matrix of both together is
+                # not positive definite in floating point (kdv, 112² tests)
+                w = _derivative_weights(q, v, o) * float(axis[1] - axis[0]) ** o
+                for j in range(m):
+                    reads[j][hit, i] = q[:, j]
+                    weights[j][hit] = w[:, j]
+        return reads, weights
+
+    def _inward_normals(self, X):
+        """Per boundary point, the axis of its face's normal and the inward direction (±1);
+        −1 and 0 where no axis has the domain on exactly one side."""
+        normal = torch.full((X.shape[0],), -1, dtype=torch.long)
+        inward = torch.zeros(X.shape[0], dtype=torch.float64)
         inside = self.compiled.inside
         for i, axis in enumerate(self.weak.tests.axes):
             eps = 0.25 * float(axis[1] - axis[0]) if axis.numel() > 1 else 0.0
@@ -382,23 +427,9 @@ class ClosedFormTrainer(Trainer):
                 ahead, behind = X.clone(), X.clone()
                 ahead[:, i] += sign * eps
                 behind[:, i] -= sign * eps
-                hit = todo & inside(ahead) & ~inside(behind)
-                if not bool(hit.any()) or axis.numel() < 2:
-                    continue
-                v = X[hit, i]
-                # the first two quadrature coordinates from v on in the inward direction (v
-                # itself when a quadrature point lies on the face: weights 1 and 0)
-                if sign > 0:
-                    k = torch.searchsorted(axis, v, right=False).clamp(max=axis.numel() - 2)
-                    q1, q2 = axis[k], axis[k + 1]
-                else:
-                    k = (torch.searchsorted(axis, v, right=True) - 1).clamp(min=1)
-                    q1, q2 = axis[k], axis[k - 1]
-                first[hit, i], second[hit, i] = q1, q2
-                w1[hit] = (v - q2) / (q1 - q2)
-                w2[hit] = (q1 - v) / (q1 - q2)
-                todo &= ~hit
-        return [first, second], [w1, w2]
+                hit = (normal < 0) & inside(ahead) & ~inside(behind)
+                normal[hit], inward[hit] = i, sign
+        return normal, inward
 
     def _solution_fields(self, X, raw, indices):
         transform = self.compiled.transform
@@ -564,6 +595,19 @@ def sobolev_coordinates(B: torch.Tensor, raster: torch.Tensor, axis: torch.Tenso
     evals, V = torch.linalg.eigh(W)
     keep = evals > 1e-12 * evals[-1]
     return B @ (V[:, keep] / evals[keep].sqrt())
+
+
+def _derivative_weights(q: torch.Tensor, v: torch.Tensor, order: int) -> torch.Tensor:
+    """Weights ``w [P, m]`` with ``Σ_j w_j f(q_j) = f^{(order)}(v)`` for every polynomial f of
+    degree below m (per row: nodes ``q [P, m]``, point ``v [P]``): the derivative of the
+    interpolating polynomial, from ``Σ_j w_j (q_j − v)^k = k! δ_{k,order}``."""
+    m = q.shape[1]
+    h = (q[:, -1] - q[:, 0]).abs().clamp_min(1e-300)[:, None]
+    s = (q - v[:, None]) / h                                       # scaled: a well-posed system
+    V = torch.stack([s ** k for k in range(m)], 1)                 # [P, k, j]
+    rhs = torch.zeros(q.shape[0], m, dtype=q.dtype)
+    rhs[:, order] = math.factorial(order)
+    return torch.linalg.solve(V, rhs) / h ** order
 
 
 def _spd_solve(G: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
