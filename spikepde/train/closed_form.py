@@ -11,15 +11,15 @@ does not enforce) is one least-squares solve:
   B-splines ψ_k, its linear operator L, ``g_k = ⟨u, L*ψ_k⟩ − ⟨f, ψ_k⟩``) on the field
   ``u = offset + factor · N`` of the problem's hard constraint, with ``N`` the network's output;
   plus a row per residual of every value condition the transform leaves (Dirichlet, initial,
-  periodic pairs; their linear maps from :mod:`spikepde.train.linear_maps`), each value read
-  where the weak rows see the field — extrapolated along the face's inward normal from the two
-  nearest quadrature points (:meth:`ClosedFormTrainer._stencil`: a raster cell at the face
-  itself is seen by no weak row). With excluded boxes (the L-shape) the weak rows are the test
+  periodic pairs, Neumann; their linear maps from :mod:`spikepde.train.linear_maps`), each
+  value or normal derivative read where the weak rows see the field — by the polynomial through
+  the nearest quadrature points inside, along the face's inward normal
+  (:meth:`ClosedFormTrainer._stencil`: a raster cell at the face itself is seen by no weak row). With excluded boxes (the L-shape) the weak rows are the test
   grid's, less the tests reaching into a box (``RowBlock.keep``). Each row is
   weighted as its term of the objective (``√(w/M)`` for M residuals of weight w), so the solve
   minimises exactly the objective the gradient methods train. A condition that the transform
   satisfies whatever N is (wave's u_t(x, 0) = 0 under the factor t²) is skipped; a derivative
-  condition otherwise is refused (the field has values only).
+  along a face (not across it) is refused.
 * **structure.** Every row is a sum of Kronecker products of per-axis vectors (the weak form's
   tests are tensor products, the quadrature grid is one, a separable ``factor`` keeps it so;
   a point is the tensor product of its coordinates), so the Gram matrix of the rows is a sum of
