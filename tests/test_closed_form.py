@@ -9,7 +9,6 @@ import pytest
 import torch
 
 import spikepde
-from spikepde.errors import ConfigurationError
 from spikepde.snn.lif import LIFConfig
 from spikepde.snn.separable import SeparableSpikingField
 from spikepde.train.closed_form import is_linear

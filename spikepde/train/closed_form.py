@@ -14,9 +14,9 @@ does not enforce) is one least-squares solve:
   periodic pairs, Neumann; their linear maps from :mod:`spikepde.train.linear_maps`), each
   value or normal derivative read where the weak rows see the field — by the polynomial through
   the nearest quadrature points inside, along the face's inward normal
-  (:meth:`ClosedFormTrainer._stencil`: a raster cell at the face itself is seen by no weak row). With excluded boxes (the L-shape) the weak rows are the test
-  grid's, less the tests reaching into a box (``RowBlock.keep``). Each row is
-  weighted as its term of the objective (``√(w/M)`` for M residuals of weight w), so the solve
+  (:meth:`ClosedFormTrainer._stencil`: a raster cell at the face itself is seen by no weak
+  row). With excluded boxes (the L-shape) the weak rows are the test grid's, less the tests
+  reaching into a box (``RowBlock.keep``). Each row is weighted as its term of the objective (``√(w/M)`` for M residuals of weight w), so the solve
   minimises exactly the objective the gradient methods train. A condition that the transform
   satisfies whatever N is (wave's u_t(x, 0) = 0 under the factor t²) is skipped; a derivative
   along a face (not across it) is refused.
@@ -376,20 +376,22 @@ class ClosedFormTrainer(Trainer):
         spacings), and a derivative of order o along the normal (a periodic u_x, a Neumann
         condition) by differentiating the polynomial through the o + 2 nearest ones — both
         second-order accurate and coupled to the cells the PDE constrains. Without the weak
-        form only values, at the points themselves."""
+        form (or at a point with no inward normal) only values, at the points themselves."""
         zero = tuple(0 for _ in alpha)
         if self.weak is None:
             return ([X], [torch.ones(X.shape[0], dtype=torch.float64)]) if alpha == zero else None
         normal, inward = self._inward_normals(X)
-        if bool((normal < 0).any()):
-            return ([X], [torch.ones(X.shape[0], dtype=torch.float64)]) if alpha == zero else None
-        order = torch.tensor([alpha[int(i)] for i in normal])
-        if sum(alpha) != int(order.max()) or not bool((order == order[0]).all()):
+        lost = normal < 0                    # no axis with the domain on exactly one side
+        if bool(lost.any()) and alpha != zero:
+            return None
+        order = torch.tensor([alpha[int(i)] for i in normal[~lost]])
+        if order.numel() and (sum(alpha) != int(order.max()) or not bool((order == order[0]).all())):
             return None                                  # a tangential derivative, or mixed
-        o = int(order[0])
+        o = int(order[0]) if order.numel() else 0
         m = o + 2
         reads = [X.clone() for _ in range(m)]
         weights = [torch.zeros(X.shape[0], dtype=torch.float64) for _ in range(m)]
+        weights[0][lost] = 1.0                           # a value read at the point itself
         for i, axis in enumerate(self.weak.tests.axes):
             for sign in (1.0, -1.0):
                 hit = (normal == i) & (inward == sign)
