@@ -311,7 +311,7 @@ def test_the_l_shape_is_solved_with_its_re_entrant_edges_held():
 
 
 def test_derivative_weights_differentiate_polynomials_exactly():
-    from spikepde.train.closed_form import _derivative_weights
+    from spikepde.train.boundary_stencils import derivative_weights as _derivative_weights
     q = torch.tensor([[0.05, 0.15, 0.25, 0.35], [-0.05, -0.15, -0.25, -0.35]], dtype=torch.float64)
     v = torch.tensor([0.0, 0.0], dtype=torch.float64)
     cubic = lambda x: 1 - 2 * x + 3 * x ** 2 + 5 * x ** 3      # noqa: E731

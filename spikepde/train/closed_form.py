@@ -14,7 +14,7 @@ does not enforce) is one least-squares solve:
   periodic pairs, Neumann; their linear maps from :mod:`spikepde.train.linear_maps`), each
   value or normal derivative read where the weak rows see the field — by the polynomial through
   the nearest quadrature points inside, along the face's inward normal
-  (:meth:`ClosedFormTrainer._stencil`: a raster cell at the face itself is seen by no weak
+  (:mod:`spikepde.train.boundary_stencils`: a raster cell at the face itself is seen by no weak
   row). With excluded boxes (the L-shape) the weak rows are the test grid's, less the tests
   reaching into a box (``RowBlock.keep``). Each row is weighted as its term of the objective (``√(w/M)`` for M residuals of weight w), so the solve
   minimises exactly the objective the gradient methods train. A condition that the transform
@@ -67,6 +67,7 @@ from ..snn.lif import LIFConfig
 from ..snn.separable import SeparableSpikingField, contract_grid
 from ..snn.surrogate import make_surrogate
 from .base import Trainer, clone_params
+from .boundary_stencils import boundary_stencil
 from .kronecker_rows import RowBlock, RowComponent, block_gram, separable_factors
 from .linear_maps import condition_linear_map
 from .weak_form import split_residual
@@ -363,75 +364,13 @@ class ClosedFormTrainer(Trainer):
         return RowBlock(cond.name, weight, components, target)
 
     def _stencil(self, X, alpha):
-        """How a condition at the boundary points ``X`` reads ``∂^α u``:
-        ``∂^α u(X) ≈ Σ_j w_j u(P_j)`` → ``([P_j], [w_j])``, or None when it cannot.
-
-        A spike raster is piecewise constant with breakpoints far finer than the quadrature
-        grid, so the field *at* a face lies in a raster cell that no weak row reads (the
-        quadrature's midpoints stop half a spacing short of the face): a value row there pins a
-        cell of its own and leaves the field the PDE sees free (poisson_lshape, boundary rows at
-        the faces: 0.33; helmholtz2d without its transform: 0.38). So with the weak form a value
-        is read as the linear extrapolation, along the face's inward normal, from the two
-        nearest quadrature points inside (weights 3/2 and −1/2 at half and one and a half
-        spacings), and a derivative of order o along the normal (a periodic u_x, a Neumann
-        condition) by differentiating the polynomial through the o + 2 nearest ones — both
-        second-order accurate and coupled to the cells the PDE constrains. Without the weak
-        form (or at a point with no inward normal) only values, at the points themselves."""
-        zero = tuple(0 for _ in alpha)
+        """How a condition at the boundary points ``X`` reads ``∂^α u`` (None: it cannot):
+        :func:`~spikepde.train.boundary_stencils.boundary_stencil` on the weak form's quadrature
+        axes, or the values at the points themselves without a weak form (regression)."""
         if self.weak is None:
+            zero = tuple(0 for _ in alpha)
             return ([X], [torch.ones(X.shape[0], dtype=torch.float64)]) if alpha == zero else None
-        normal, inward = self._inward_normals(X)
-        lost = normal < 0                    # no axis with the domain on exactly one side
-        if bool(lost.any()) and alpha != zero:
-            return None
-        order = torch.tensor([alpha[int(i)] for i in normal[~lost]])
-        if order.numel() and (sum(alpha) != int(order.max()) or not bool((order == order[0]).all())):
-            return None                                  # a tangential derivative, or mixed
-        o = int(order[0]) if order.numel() else 0
-        m = o + 2
-        reads = [X.clone() for _ in range(m)]
-        weights = [torch.zeros(X.shape[0], dtype=torch.float64) for _ in range(m)]
-        weights[0][lost] = 1.0                           # a value read at the point itself
-        for i, axis in enumerate(self.weak.tests.axes):
-            for sign in (1.0, -1.0):
-                hit = (normal == i) & (inward == sign)
-                if not bool(hit.any()):
-                    continue
-                if axis.numel() < m:
-                    return None
-                v = X[hit, i]
-                # the first m quadrature coordinates from v on in the inward direction (v itself
-                # when a quadrature point lies on the face)
-                if sign > 0:
-                    k = torch.searchsorted(axis, v, right=False).clamp(max=axis.numel() - m)
-                    q = torch.stack([axis[k + j] for j in range(m)], 1)
-                else:
-                    k = (torch.searchsorted(axis, v, right=True) - 1).clamp(min=m - 1)
-                    q = torch.stack([axis[k - j] for j in range(m)], 1)
-                # in units of a value change over one quadrature spacing: a row of u_xx is
-                # otherwise 1/dx² times a value row, and the Gram matrix of both together is
-                # not positive definite in floating point (kdv, 112² tests)
-                w = _derivative_weights(q, v, o) * float(axis[1] - axis[0]) ** o
-                for j in range(m):
-                    reads[j][hit, i] = q[:, j]
-                    weights[j][hit] = w[:, j]
-        return reads, weights
-
-    def _inward_normals(self, X):
-        """Per boundary point, the axis of its face's normal and the inward direction (±1);
-        −1 and 0 where no axis has the domain on exactly one side."""
-        normal = torch.full((X.shape[0],), -1, dtype=torch.long)
-        inward = torch.zeros(X.shape[0], dtype=torch.float64)
-        inside = self.compiled.inside
-        for i, axis in enumerate(self.weak.tests.axes):
-            eps = 0.25 * float(axis[1] - axis[0]) if axis.numel() > 1 else 0.0
-            for sign in (1.0, -1.0):
-                ahead, behind = X.clone(), X.clone()
-                ahead[:, i] += sign * eps
-                behind[:, i] -= sign * eps
-                hit = (normal < 0) & inside(ahead) & ~inside(behind)
-                normal[hit], inward[hit] = i, sign
-        return normal, inward
+        return boundary_stencil(X, alpha, self.weak.tests.axes, self.compiled.inside)
 
     def _solution_fields(self, X, raw, indices):
         transform = self.compiled.transform
@@ -597,19 +536,6 @@ def sobolev_coordinates(B: torch.Tensor, raster: torch.Tensor, axis: torch.Tenso
     evals, V = torch.linalg.eigh(W)
     keep = evals > 1e-12 * evals[-1]
     return B @ (V[:, keep] / evals[keep].sqrt())
-
-
-def _derivative_weights(q: torch.Tensor, v: torch.Tensor, order: int) -> torch.Tensor:
-    """Weights ``w [P, m]`` with ``Σ_j w_j f(q_j) = f^{(order)}(v)`` for every polynomial f of
-    degree below m (per row: nodes ``q [P, m]``, point ``v [P]``): the derivative of the
-    interpolating polynomial, from ``Σ_j w_j (q_j − v)^k = k! δ_{k,order}``."""
-    m = q.shape[1]
-    h = (q[:, -1] - q[:, 0]).abs().clamp_min(1e-300)[:, None]
-    s = (q - v[:, None]) / h                                       # scaled: a well-posed system
-    V = torch.stack([s ** k for k in range(m)], 1)                 # [P, k, j]
-    rhs = torch.zeros(q.shape[0], m, dtype=q.dtype)
-    rhs[:, order] = math.factorial(order)
-    return torch.linalg.solve(V, rhs) / h ** order
 
 
 def _spd_solve(G: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
