@@ -252,13 +252,15 @@ class ClosedFormTrainer(Trainer):
                     for i in range(d):
                         stacks[i].append(comp.vectors[i])
         bases = []
+        smooth = rasters and not self.nonlinear
+        lengths = self._smoothing_lengths() if smooth else None
         for i in range(d):
             # spike rasters repeat rows (neighbouring points in one cell): the distinct ones suffice
             rows = torch.unique(torch.cat(stacks[i]), dim=0)
             _, S, Vt = torch.linalg.svd(rows, full_matrices=False)
             B = Vt[S > RANK_TOL * S[0]].T                  # [F_i, m_i]
-            if rasters and not self.nonlinear:
-                B = sobolev_coordinates(B, rasters[i], self.weak.tests.axes[i], self._smoothing_lengths()[i])
+            if smooth:
+                B = sobolev_coordinates(B, rasters[i], self.weak.tests.axes[i], lengths[i])
             bases.append(B)
         return bases
 
