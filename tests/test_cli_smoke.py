@@ -45,7 +45,7 @@ OPTIONS = {"fgrad": SPIKING + WEAK + ["--K", "4"],
 METHODS = tuple(OPTIONS)
 
 # Entries the closed-form method refuses, with the reason it must print (one line, exit 2);
-LSQ_REFUSED: dict = {}   # every entry runs (kdv: auto passes lsq over, an explicit --method lsq runs it)
+LSQ_REFUSED: dict = {}   # every entry runs (the nonlinear evolution equations in time slabs)
 
 # Known failures of ADMM, found by this test; each is a bug to fix in spikepde.train.admm, not a
 # method that does not apply (ADMM has no applicability gate: it supports every entry on paper).

@@ -147,6 +147,11 @@ class SolveConfig:
         "spike; lsq's only network, and bptt's with this flag: the same network as lsq's, its "
         "hidden layers and readout trained by surrogate-gradient BPTT)", "spiking network",
         choices=NETWORKS))
+    time_slabs: int | None = field(default=None, metadata=flag(
+        "lsq: march in this many equal time slabs, each readout solved from the previous slab's "
+        "end (default: 20 for a nonlinear equation in one space dimension and time, else 1); "
+        "the steps are spread over the slabs and --weak-tests counts per slab",
+        "spiking network"))
     rank: int | None = field(default=None, metadata=flag(
         "bptt --network separable: readout coordinates per input of the Tucker readout "
         "(default 32; lsq takes the rank of what its rows see)", "spiking network"))
@@ -196,10 +201,10 @@ class SolveConfig:
             raise ValueError(f"unknown method '{self.method}'; expected auto or one of {', '.join(TRAINERS)}")
         c = dataclasses.replace(self, method=choose_method(self.method, problem))
         trainer = TRAINERS[c.method]
-        c.steps = int(c.steps if c.steps is not None else default_steps(problem, c.method))
         for name, value in trainer.defaults(c, problem).items():
             if getattr(c, name) is None:
                 setattr(c, name, value)
+        c.steps = int(c.steps if c.steps is not None else trainer.default_steps(problem, c))
         c.lr = float(c.lr)
         if c.network not in (None, "mlp") and "network" not in trainer.options:
             owners = [name for name in TRAINERS if "network" in TRAINERS[name].options]

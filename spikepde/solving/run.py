@@ -148,7 +148,7 @@ def _run(problem, cfg: SolveConfig, run: RunDir, state: dict | None, quiet: bool
         from ..train.weak_form import WeakForm
         weak = WeakForm(compiled, test_per_axis=cfg.weak_tests, quad_per_interval=cfg.weak_quadrature)
     objective = Objective(compiled, points, weak=weak)
-    trainer = trainer_cls(cfg, compiled, objective, generator)
+    trainer = trainer_cls.build(cfg, compiled, objective, generator)
     if cfg.normalize_loss:   # initial model only: the same scales on a resume (same seed)
         objective.calibrate(trainer.terms())
     history = {"step": [], "loss": [], "time": []}

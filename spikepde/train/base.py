@@ -24,7 +24,8 @@ Class methods: :meth:`Trainer.defaults` (values for the settings left at ``None`
 own), :meth:`Trainer.default_steps` (its budget for a problem), :meth:`Trainer.check`
 (validate its own settings, one-line ``ValueError``) and :meth:`Trainer.finishing_steps`.
 
-Instances are built as ``cls(cfg, compiled, objective, generator)`` from the resolved config,
+Instances are built by :meth:`Trainer.build` (``cls(cfg, compiled, objective, generator)``
+unless a method picks a variant: lsq with ``time_slabs``) from the resolved config,
 the compiled problem, the shared :class:`~spikepde.train.objective.Objective` and the run's one
 ``torch.Generator``, and provide ``params`` (the parameter dict), ``optimizer`` (a torch
 optimizer whose learning rate the loop schedules, or None), :meth:`step`, :meth:`finish`,
@@ -66,9 +67,15 @@ class Trainer:
         return {"lr": 1e-2, "lr_schedule": "cosine", "dtype": "float32", "width": 64, "depth": 2, "T": 8}
 
     @classmethod
-    def default_steps(cls, problem) -> int:
-        """Steps when none are asked for: the problem's ``[budget]`` entry :attr:`budget_key`."""
+    def default_steps(cls, problem, cfg=None) -> int:
+        """Steps when none are asked for: the problem's ``[budget]`` entry :attr:`budget_key`
+        (``cfg``: the settings with the method's defaults filled in, None where unknown)."""
         return int(problem.budget[cls.budget_key])
+
+    @classmethod
+    def build(cls, cfg, compiled, objective, generator) -> "Trainer":
+        """The trainer of a run (``cls(...)``; a method may pick a variant from ``cfg``)."""
+        return cls(cfg, compiled, objective, generator)
 
     @classmethod
     def declines(cls, problem) -> str | None:

@@ -91,6 +91,8 @@ SMOOTHING_LENGTH = 2.0
 #: the same on the time axis of a non-parabolic equation (transport, waves; advection1d at
 #: width 256: 0.27 / 0.17 / 0.23 / 0.47 / 0.65 with 0.03 / 0.3 / 0.5 / 1 / 2 lengths)
 TIME_SMOOTHING_LENGTH = 0.3
+#: B-splines along each time slab's time axis (:mod:`spikepde.train.time_slabs`)
+SLAB_TIME_TESTS = 16
 
 
 class ClosedFormTrainer(Trainer):
@@ -99,7 +101,7 @@ class ClosedFormTrainer(Trainer):
     name = "lsq"
     network = "spiking"
     residual_forms = ("weak", "strong")
-    options = ("features", "network")
+    options = ("features", "network", "time_slabs")
 
     @classmethod
     def defaults(cls, cfg, problem) -> dict:
@@ -128,9 +130,16 @@ class ClosedFormTrainer(Trainer):
             # the readout sees an axis only at its quadrature points: 5 per interval resolve
             # Burgers' shock better than 2 (3.3e-2 against 3.8e-2 with 64² tests, same time)
             sizes = (128, 8, 112, 5)
+        slabs = cfg.time_slabs if cfg.time_slabs is not None else _default_slabs(problem)
+        if slabs > 1:
+            # per slab: the nonlinear 2-D network, 112 B-splines in space and 16 along the slab
+            # (20 slabs: burgers 1.26e-2 in 45 s, 64 in space 3.8e-2, 160 1.1e-2 in 64 s; kdv
+            # 0.108, 64 in space 0.098; 24 along the slab: kdv 0.147; docs/methods/lsq.md)
+            sizes = (128, 8, _per_axis(problem, 112, SLAB_TIME_TESTS), 5)
         width, T, tests, quadrature = sizes
         out = {**super().defaults(cfg, problem), "width": width, "depth": 1, "T": T, "dtype": "float64",
-               "weak_quadrature": quadrature, "features": features, "network": "separable"}
+               "weak_quadrature": quadrature, "features": features, "network": "separable",
+               "time_slabs": slabs}
         return out if tests is None else {**out, "weak_tests": tests}
 
     @classmethod
@@ -138,6 +147,17 @@ class ClosedFormTrainer(Trainer):
         if cfg.network != "separable":
             raise ValueError(f"lsq fits the readout of the separable network only (got network='{cfg.network}'); "
                              "the mlp network is trained by fgrad, bptt or admm")
+        if not isinstance(cfg.time_slabs, int) or cfg.time_slabs < 1:
+            raise ValueError(f"time_slabs must be a whole number >= 1, got {cfg.time_slabs!r}")
+
+    @classmethod
+    def build(cls, cfg, compiled, objective, generator) -> Trainer:
+        """One readout over the whole domain, or (``time_slabs > 1``) one per time slab,
+        solved in order (:class:`~spikepde.train.time_slabs.TimeSlabTrainer`)."""
+        if cfg.time_slabs > 1:
+            from .time_slabs import TimeSlabTrainer
+            return TimeSlabTrainer(cfg, compiled, objective, generator)
+        return cls(cfg, compiled, objective, generator)
 
     @classmethod
     def declines(cls, problem) -> str | None:
@@ -151,31 +171,24 @@ class ClosedFormTrainer(Trainer):
             return str(exc)
         if not is_linear(problem) and problem.dim > 2:
             return "nonlinear with more than two inputs"
-        enforced = set(problem.hard_constraint.enforces) if problem.hard_constraint else set()
-        for k, cond in enumerate(problem.conditions):
-            reads_derivatives = cond.kind == "neumann" or (cond.kind == "periodic" and cond.derivatives)
-            if k not in enforced and reads_derivatives and not is_linear(problem):
-                # measured on kdv (explicit --method lsq runs it): 0.55 at width 64 with 32²
-                # tests (31 s), 0.59 at 128 with 48², the error growing with t; the default
-                # size ran over 15 minutes (the derivative rows' Gram blocks); fgrad 0.64
-                return (f"condition {k} ({cond.kind}) reads derivatives of u in a nonlinear problem: "
-                        "measured no better than fgrad (kdv 0.55-0.59 at small sizes, the default size over 15 min)")
+        # a nonlinear evolution equation is marched in time slabs by default (train.time_slabs:
+        # kdv, whose one global solve measured 0.55-0.59 against fgrad's 0.64, reaches 0.11)
         return None
 
     @classmethod
-    def default_steps(cls, problem) -> int:
+    def default_steps(cls, problem, cfg=None) -> int:
         # a linear problem is one solve; a nonlinear one a Gauss–Newton step per step (burgers'
-        # error stops improving after 4, allen_cahn's first steps are damped to 1/16–1/4)
-        return 1 if is_linear(problem) else NEWTON_STEPS
+        # error stops improving after 4, allen_cahn's first steps are damped to 1/16–1/4); in
+        # time slabs, as many per slab
+        slabs = cfg.time_slabs if cfg is not None and cfg.time_slabs else _default_slabs(problem)
+        return (1 if is_linear(problem) else NEWTON_STEPS) * slabs
 
     def __init__(self, cfg, compiled, objective, generator):
         super().__init__(cfg, compiled, objective, generator)
-        lif = LIFConfig(beta=cfg.beta, threshold=cfg.threshold, reset=cfg.reset,
-                        surrogate=make_surrogate(cfg.surrogate, **cfg.surrogate_options))
         self.net = SeparableSpikingField(tuple(compiled.lower.tolist()), tuple(compiled.upper.tolist()),
-                                         widths=(cfg.width,) * cfg.depth, T=cfg.T, lif=lif,
+                                         widths=(cfg.width,) * cfg.depth, T=cfg.T, lif=lif_config(cfg),
                                          features=cfg.features or "raster")
-        self.params = self.net.init_params(generator, dtype=torch.float64)
+        self.params = self._hidden_layers(generator)
         self.weak = self._check_weak()
         self.nonlinear = self.weak is not None and not is_linear(compiled.problem)
         if self.nonlinear and self.net.in_dim > 2:
@@ -197,6 +210,11 @@ class ClosedFormTrainer(Trainer):
         self.converged = False
         self.step_sizes: list[float] = []
         self.loss_terms = self._loss_terms(self.params["core"])
+
+    def _hidden_layers(self, generator) -> dict[str, torch.Tensor]:
+        """The random hidden layers (and zero readout) of :attr:`net` (a time slab reuses its
+        field's)."""
+        return self.net.init_params(generator, dtype=torch.float64)
 
     # ------------------------------------------------------------ rows
     def _check_weak(self):
@@ -252,7 +270,7 @@ class ClosedFormTrainer(Trainer):
                     for i in range(d):
                         stacks[i].append(comp.vectors[i])
         bases = []
-        smooth = rasters and not self.nonlinear
+        smooth = rasters and self._smooth_readout()
         lengths = self._smoothing_lengths() if smooth else None
         for i in range(d):
             # spike rasters repeat rows (neighbouring points in one cell): the distinct ones suffice
@@ -263,6 +281,12 @@ class ClosedFormTrainer(Trainer):
                 B = sobolev_coordinates(B, rasters[i], self.weak.tests.axes[i], lengths[i])
             bases.append(B)
         return bases
+
+    def _smooth_readout(self) -> bool:
+        """Whether the readout is the smoothest field the rows accept (:func:`sobolev_coordinates`):
+        for a linear problem; a nonlinear one keeps the coefficient norm (burgers' shock: 2.18e-2
+        → 2.45e-2 with x smoothed)."""
+        return not self.nonlinear
 
     def _smoothing_lengths(self) -> list[float]:
         """Per axis, the Sobolev length of its readout norm in units of the axis' length
@@ -550,6 +574,22 @@ def _spd_solve(G: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
                                  "floating point; lower --width or --T, or use fewer --weak-tests")
     z = torch.linalg.solve_triangular(L, y[:, None], upper=False)
     return torch.linalg.solve_triangular(L.T, z, upper=True)[:, 0]
+
+
+def _default_slabs(problem) -> int:
+    from .time_slabs import DEFAULT_SLABS, wants_slabs
+    return DEFAULT_SLABS if wants_slabs(problem) else 1
+
+
+def _per_axis(problem, space: int, time: int) -> list[int]:
+    """B-splines per input: ``space`` on space axes, ``time`` on the time axis."""
+    return [time if name == problem.time else space for name in problem.input_names]
+
+
+def lif_config(cfg) -> LIFConfig:
+    """The LIF neurons of a run's settings."""
+    return LIFConfig(beta=cfg.beta, threshold=cfg.threshold, reset=cfg.reset,
+                     surrogate=make_surrogate(cfg.surrogate, **cfg.surrogate_options))
 
 
 def is_linear(problem) -> bool:
