@@ -125,9 +125,11 @@ def test_problems_that_cannot_be_marched_are_refused_with_the_reason(name, reaso
                        out=None)
 
 
-def test_a_slab_count_below_one_is_refused():
+def test_a_slab_count_below_one_or_above_the_steps_is_refused():
     with pytest.raises(ValueError, match="time_slabs"):
         spikepde.solve("kdv", method="lsq", time_slabs=0, **TINY)
+    with pytest.raises(ValueError, match="needs a step per slab"):
+        spikepde.solve("kdv", method="lsq", time_slabs=4, steps=3, **TINY)
 
 
 @pytest.mark.parametrize("name, slabs", [("kdv", 20), ("burgers", 20), ("allen_cahn", 20),

@@ -149,6 +149,10 @@ class ClosedFormTrainer(Trainer):
                              "the mlp network is trained by fgrad, bptt or admm")
         if not isinstance(cfg.time_slabs, int) or cfg.time_slabs < 1:
             raise ValueError(f"time_slabs must be a whole number >= 1, got {cfg.time_slabs!r}")
+        if cfg.steps < cfg.time_slabs:
+            # a slab without a step would hold the last state: a field that looks solved and is not
+            raise ValueError(f"lsq with {cfg.time_slabs} time slabs needs a step per slab: steps >= "
+                             f"{cfg.time_slabs} (got {cfg.steps}), or fewer --time-slabs")
 
     @classmethod
     def build(cls, cfg, compiled, objective, generator) -> Trainer:
