@@ -113,8 +113,9 @@ class ClosedFormTrainer(Trainer):
         # with 64² tests and 2 points: helmholtz2d 6.0e-2 → 1.7e-2, diffusion_reaction 3.7e-2
         # → 1.2e-2, poisson2d 7.4e-3 → 1.7e-3, heat1d 4.2e-3 → 1.4e-3, each under 90 s; 512
         # wide is 1.2–1.4× less accurate in 0.6× the time); 3-D 64 × 16 with 24³ tests and 3
-        # points (heat2d 9.1e-2 → 2.8e-2 in 57 s). A nonlinear 2-D problem solves one such
-        # system per Gauss–Newton step: 128 × 8 with 112² tests (burgers 2.2e-2 in 105 s,
+        # points (heat2d 9.1e-2 → 2.8e-2 in 57 s). A nonlinear 2-D problem in one global solve
+        # (time_slabs=1) solves one such system per Gauss–Newton step: 128 × 8 with 112²
+        # tests (burgers 2.2e-2 in 105 s,
         # seeds 0–3 2.2–3.0e-2; 64² tests 3.2e-2 in 21 s, 128² 2.2e-2 in 252 s; width 64 or 256
         # is worse, see docs/methods/lsq.md).
         features = "raster"

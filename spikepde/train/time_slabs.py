@@ -66,7 +66,7 @@ def slab_problem_reason(problem) -> str | None:
 def wants_slabs(problem) -> bool:
     """Whether lsq marches ``problem`` by default: a nonlinear evolution equation that slabs
     can march. Measured (20 slabs against one global Gauss–Newton solve, docs/methods/lsq.md):
-    kdv 0.59 → 0.11, allen_cahn 0.15 → 2.2e-2, burgers 2.2e-2 → 1.3e-2 in half the time,
+    kdv 0.59 → 0.11, allen_cahn 0.15 → 1.3e-2, burgers 2.2e-2 → 1.3e-2 in half the time,
     reaction_diffusion 3.8e-3 → 3.6e-3. A linear problem is one exact solve over the whole
     interval and stays one (20 slabs: heat1d 9.5e-4 → 4.5e-3, advection1d 9.8e-2 → 0.17)."""
     from .closed_form import is_linear
