@@ -70,6 +70,7 @@ from .base import Trainer, clone_params
 from .boundary_stencils import boundary_stencil
 from .kronecker_rows import RowBlock, RowComponent, block_gram, separable_factors
 from .linear_maps import condition_linear_map
+from .readout_algebra import sobolev_coordinates, spd_solve
 from .weak_form import split_residual
 
 #: relative ridge of the dual solve (of the mean diagonal of the rows' Gram matrix)
@@ -497,7 +498,7 @@ class ClosedFormTrainer(Trainer):
                     G[offsets[b]:offsets[b + 1], offsets[a]:offsets[a + 1]] = part.T
         eps = RIDGE * float(G.diagonal().mean().clamp_min(1e-300))
         G.diagonal().add_(eps)
-        alpha = _spd_solve(G, y)
+        alpha = spd_solve(G, y)
         core = torch.zeros_like(self.params["core"])
         for block, w, lo, hi in zip(blocks, weights, offsets[:-1], offsets[1:]):
             core = core + block.adjoint(alpha[lo:hi] * w)
@@ -547,38 +548,6 @@ class ClosedFormTrainer(Trainer):
         self.generator.set_state(state["generator"])
         self.net.ranks = tuple(self.params["core"].shape)
         self.loss_terms = self._loss_terms(self.params["core"])
-
-
-def sobolev_coordinates(B: torch.Tensor, raster: torch.Tensor, axis: torch.Tensor,
-                        length_factor: float = SMOOTHING_LENGTH) -> torch.Tensor:
-    """Readout coordinates of one axis in which the Euclidean norm is a Sobolev norm of the
-    axis functions: ``B W^{-1/2}`` with ``W = ∫ φ φᵀ + ℓ² ∫ φ' φ'ᵀ`` over the axis (``φ = raster ·
-    B`` on the midpoint grid ``axis``, φ' by differences of neighbouring points, ℓ =
-    ``length_factor`` × the axis' length). Directions W does not see (below 1e-12 of its
-    largest eigenvalue) are dropped.
-
-    The Kronecker product of such per-axis norms is a mixed H¹ norm of the whole field, so the
-    minimum-norm solve in these coordinates returns the smoothest field the rows accept."""
-    phi = raster @ B                                   # [Q, m]
-    dx = float(axis[1] - axis[0]) if axis.numel() > 1 else 1.0
-    ell = length_factor * (float(axis[-1] - axis[0]) + dx)
-    slope = (phi[1:] - phi[:-1]) / dx
-    W = (phi.T @ phi + ell ** 2 * (slope.T @ slope)) * dx
-    evals, V = torch.linalg.eigh(W)
-    keep = evals > 1e-12 * evals[-1]
-    return B @ (V[:, keep] / evals[keep].sqrt())
-
-
-def _spd_solve(G: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """``G⁻¹ y`` for the ridged Gram matrix (symmetric positive definite): Cholesky, half the
-    work of LU, factorised in place of G (16384² for 128² tests: 2 GB not held twice)."""
-    info = torch.empty((), dtype=torch.int32)
-    L, info = torch.linalg.cholesky_ex(G, out=(G, info))
-    if int(info) != 0:
-        raise ConfigurationError(f"lsq: the rows' Gram matrix ({G.shape[0]} rows) is not positive definite in "
-                                 "floating point; lower --width or --T, or use fewer --weak-tests")
-    z = torch.linalg.solve_triangular(L, y[:, None], upper=False)
-    return torch.linalg.solve_triangular(L.T, z, upper=True)[:, 0]
 
 
 def _default_slabs(problem) -> int:
