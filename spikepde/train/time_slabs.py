@@ -114,10 +114,10 @@ class SlabReadout(ClosedFormTrainer):
 
     def _smooth_readout(self) -> bool:
         # the smoothest field the rows accept, nonlinear or not: a slab's end is the next one's
-        # start, and what the tests do not see in x (64 B-splines, 335 quadrature points) is
-        # carried forward and stirred by the nonlinear term (kdv, width 64, seeds 0 / 1: 0.139 /
-        # 0.267 with the coefficient norm, 0.115 / 0.126 with these coordinates; 24 time tests
-        # per slab without them blew up to 80)
+        # start, and what the tests do not see in x (112 B-splines read 575 quadrature points at
+        # the default) is carried forward and stirred by the nonlinear term (kdv, width 64, 64
+        # tests in x, seeds 0 / 1: 0.139 / 0.267 with the coefficient norm, 0.115 / 0.126 with
+        # these coordinates; 24 time tests per slab without them blew up to 80)
         return True
 
     def _satisfied_by_transform(self, cond, X, indices) -> bool:
