@@ -115,11 +115,17 @@ class TimeSlabField:
         return [slice(lo, min(n, lo + step)) for lo in range(0, n, step)]
 
     def change(self, params, k: int, x: torch.Tensor, counts: list | None = None) -> torch.Tensor:
-        """Slab k's change of u over its whole length at the space points ``x``: φ_x,k(x) · e_k."""
+        """Slab k's change of u over its whole length at the space points ``x``: φ_x,k(x) · e_k.
+        Without ``counts`` (no spike statistics asked for) the network runs once per distinct
+        coordinate: a grid repeats each x at every time."""
         local, p = self.local_field(), self.slab_params(params, k)
+        inverse = None
+        if counts is None:
+            x, inverse = torch.unique(x, return_inverse=True)
         with torch.no_grad():
-            return torch.cat([local.raster(p, self.space_axis, x[c], counts) @ p["end"]
-                              for c in self._chunks(x.shape[0])]) if x.numel() else x.new_zeros(0)
+            out = torch.cat([local.raster(p, self.space_axis, x[c], counts) @ p["end"]
+                             for c in self._chunks(x.shape[0])]) if x.numel() else x.new_zeros(0)
+        return out if inverse is None else out[inverse]
 
     def within(self, params, k: int, X: torch.Tensor, counts: list | None = None) -> torch.Tensor:
         """(t − t_k) · N_k(x, t − t_k): slab k's readout at ``X`` (its times taken from t_k)."""

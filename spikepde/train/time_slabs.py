@@ -103,10 +103,7 @@ class SlabReadout(ClosedFormTrainer):
 
     def _transform(self, X: torch.Tensor):
         X = X.to(torch.float64)
-        s = 1 - self._time
-        # the space raster once per distinct coordinate (a quadrature grid repeats each x)
-        values, inverse = torch.unique(X[:, s], return_inverse=True)
-        change = self._start(values)[inverse]
+        change = self._start(X[:, 1 - self._time])     # TimeSlabField.change: once per distinct x
         return self._initial.initial(X) + change, X[:, self._time] - self._t0
 
     def _solution_fields(self, X, raw, indices):
