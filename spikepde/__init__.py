@@ -19,17 +19,24 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from ._runtime import tune_allocator  # noqa: E402
-from .classification import ClassifyResult, classify  # noqa: E402
-from .errors import (CheckpointError, ConfigurationError, DataError, DivergenceError,  # noqa: E402
-                     SpecError, SpikePDEError, UnknownProblemError)
-from .fields import TrainedField  # noqa: E402
-from .problem.compile import compile_problem  # noqa: E402
-from .problem.spec import list_problems, load_problem  # noqa: E402
-from .reference import get_reference  # noqa: E402
-from .solving import RunResult, SolveConfig, solve  # noqa: E402
-from .sweep import plot_study, study, summarize  # noqa: E402
-from .train.registry import register_trainer  # noqa: E402
+from ._lazy import lazy_exports  # noqa: E402
+
+# Every public name and the module it comes from; each is imported on first use, so that the
+# command line (spikepde.cli) starts without torch, sympy, scipy or matplotlib.
+_EXPORTS = {
+    "tune_allocator": "._runtime",
+    "ClassifyResult": ".classification", "classify": ".classification",
+    **dict.fromkeys(["CheckpointError", "ConfigurationError", "DataError", "DivergenceError",
+                     "SpecError", "SpikePDEError", "UnknownProblemError"], ".errors"),
+    "TrainedField": ".fields",
+    "compile_problem": ".problem.compile",
+    "list_problems": ".problem.spec", "load_problem": ".problem.spec",
+    "get_reference": ".reference",
+    "RunResult": ".solving", "SolveConfig": ".solving", "solve": ".solving",
+    "plot_study": ".sweep", "study": ".sweep", "summarize": ".sweep",
+    "register_trainer": ".train.registry",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = ["CheckpointError", "ClassifyResult", "ConfigurationError", "DataError", "DivergenceError",
            "RunResult", "SolveConfig", "SpecError", "SpikePDEError", "TrainedField",

@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 EXAMPLES = {
@@ -72,9 +73,11 @@ def _flag_name(field_name: str) -> str:
 def _add_config_flag(group, f, meta) -> None:
     """One ``--flag`` for a SolveConfig field, from the field's type, default and metadata."""
     kind = meta["kind"] or _kind_of(f)
-    choices = meta["choices"]() if callable(meta["choices"]) else meta["choices"]
+    choices, metavar, help_text = meta["choices"], meta["metavar"], meta["help"]
+    if callable(choices):   # a registry's names: read when first needed, not at start-up
+        choices, metavar = _LazyChoices(choices), metavar or "NAME"
+        help_text += "; one of %(choices)s"
     default = f.default if f.default is not dataclasses.MISSING else None
-    help_text = meta["help"]
     if default not in (None, "") and kind not in ("dict",):
         help_text += f" (default {default})" if kind != "bool" else f" (default: {'on' if default else 'off'})"
     kwargs = dict(dest=f.name, default=argparse.SUPPRESS, help=help_text)
@@ -84,8 +87,29 @@ def _add_config_flag(group, f, meta) -> None:
         group.add_argument(_flag_name(f.name), action="append", metavar="NAME=VALUE", **kwargs)
     else:
         parse = {"int": int, "float": float, "str": str, "counts": _counts}[kind]
-        metavar = meta["metavar"] or (None if choices else {"int": "N", "float": "X"}.get(kind, "TEXT"))
+        metavar = metavar or (None if choices else {"int": "N", "float": "X"}.get(kind, "TEXT"))
         group.add_argument(_flag_name(f.name), type=parse, choices=choices, metavar=metavar, **kwargs)
+
+
+class _LazyChoices(Sequence):
+    """An option's allowed values, computed on first use: the names of a registry whose modules
+    import torch (surrogates, estimators) are only looked up when the option is given or its
+    help is printed, so ``spikepde --help`` and one-line errors stay fast."""
+
+    def __init__(self, names):
+        self._names = names
+        self._cached = None
+
+    def _values(self) -> tuple:
+        if self._cached is None:
+            self._cached = tuple(self._names())
+        return self._cached
+
+    def __getitem__(self, index):
+        return self._values()[index]
+
+    def __len__(self) -> int:
+        return len(self._values())
 
 
 def _kind_of(f) -> str:
@@ -243,12 +267,16 @@ def parse_assignments(items, flag: str, *, typed: bool = True) -> dict:
 
 
 def cmd_list(args) -> int:
-    from . import load_problem, list_problems
+    """One line per catalogue entry, read from the files' text (no formula is parsed: listing
+    must not wait for sympy; every entry is validated by the tests)."""
+    from .problem.catalogue import catalogue_dir, list_problems, read_spec_file
 
     rows = []
     for name in list_problems():
-        p = load_problem(name)
-        rows.append({"name": name, "title": p.title, "equation": p.residual_text() or "regression"})
+        spec = read_spec_file(catalogue_dir() / f"{name}.toml")
+        pde = spec.get("pde") or {}
+        residual = pde.get("residual") or "; ".join(pde.get("residuals", [])) or "regression"
+        rows.append({"name": name, "title": spec.get("title", ""), "equation": residual})
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -261,6 +289,9 @@ def cmd_list(args) -> int:
 
 
 def cmd_show(args) -> int:
+    from .problem.catalogue import locate
+
+    locate(args.problem)          # an unknown name is answered before sympy is imported
     from . import load_problem
 
     print(load_problem(args.problem, **_params(args.param)).pretty(unicode=not args.ascii))
@@ -268,8 +299,7 @@ def cmd_show(args) -> int:
 
 
 def cmd_solve(args) -> int:
-    from . import load_problem
-    from .solving import SolveConfig, solve
+    from .solving.config import SolveConfig
     from .train.registry import AUTO, choose_method
 
     config_fields = {f.name: f for f in dataclasses.fields(SolveConfig) if "cli" in f.metadata}
@@ -283,19 +313,28 @@ def cmd_solve(args) -> int:
             raise ValueError(f"--resume continues a run with the settings saved in its config.json; "
                              f"drop {' '.join(extra)}")
         args.run_dir = args.resume
+        from .solving import solve
+
         result = solve(out=args.resume, resume=True, quiet=args.quiet)
         return _report(result.metrics, result.paths, args)
     if not args.problem:
         raise ValueError("give a problem (see 'spikepde list') or --resume DIR")
+    from .problem.catalogue import locate
+
+    locate(args.problem)          # an unknown name is answered before torch is imported
     options = {k: (parse_assignments(v, _flag_name(k)) if config_fields[k].type == "dict" else v)
                for k, v in given.items()}
     method = options.pop("method", SolveConfig.method)
     if method == AUTO:     # named now: the run directory and the option check need it
+        from .problem.spec import load_problem
+
         method = choose_method(method, load_problem(args.problem))
     _check_method_options(method, options)
     seed = options.get("seed", SolveConfig.seed)
     out = args.out or f"runs/{Path(args.problem).stem}-{method}-s{seed}"
     args.run_dir = out
+    from .solving import solve
+
     result = solve(args.problem, method=method, out=out, params=_params(args.param), quiet=args.quiet,
                    **options)
     return _report(result.metrics, result.paths, args)

@@ -190,7 +190,7 @@ def test_default_budget_counts_admm_iterations_apart():
 def test_resume_reloads_a_users_file_kept_in_a_folder_named_problems(tmp_path):
     """config.json records where the problem came from (Problem.origin): a user's file in any
     folder called problems/ is reloaded from that file, not looked up in the catalogue by name."""
-    catalogue = Path(spikepde.problem.spec._catalogue_dir())
+    catalogue = Path(spikepde.problem.catalogue.catalogue_dir())
     mine = tmp_path / "problems" / "heat1d.toml"
     mine.parent.mkdir()
     mine.write_text((catalogue / "heat1d.toml").read_text().replace("default = 0.1", "default = 0.05", 1))

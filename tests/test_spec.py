@@ -138,7 +138,7 @@ def test_problem_knows_where_it_came_from(tmp_path):
     assert load_problem("burgers", nu=0.02).with_params(nu=0.03).origin == "burgers"
     path = tmp_path / "problems" / "mine.toml"
     path.parent.mkdir()
-    path.write_text((Path(spikepde.problem.spec._catalogue_dir()) / "poisson1d.toml").read_text())
+    path.write_text((Path(spikepde.problem.catalogue.catalogue_dir()) / "poisson1d.toml").read_text())
     assert load_problem(path).origin == str(path.resolve())
     assert problem_from_dict(load_problem("poisson1d").spec).origin is None
 

@@ -7,11 +7,17 @@ Typical use::
     compiled = compile_problem(problem)
     X = compiled.sample_interior(1000, torch.Generator().manual_seed(0))
 """
-from spikepde.problem.compile import CompiledCondition, CompiledProblem, compile_problem
-from spikepde.problem.expr import parse_expression
-from spikepde.problem.problem import (Condition, Face, GridAxis, Parameter, Problem,
-                                      ReferenceSpec)
-from spikepde.problem.spec import list_problems, load_problem, problem_from_dict
+from spikepde._lazy import lazy_exports
+
+# imported on first use: the loader needs sympy, compilation needs torch
+_EXPORTS = {
+    "CompiledCondition": ".compile", "CompiledProblem": ".compile", "compile_problem": ".compile",
+    "parse_expression": ".expr",
+    **dict.fromkeys(["Condition", "Face", "GridAxis", "Parameter", "Problem", "ReferenceSpec"],
+                    ".problem"),
+    "list_problems": ".spec", "load_problem": ".spec", "problem_from_dict": ".spec",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
     "CompiledCondition", "CompiledProblem", "Condition", "Face", "GridAxis", "Parameter",

@@ -14,14 +14,13 @@ from typing import Any
 import sympy
 
 from spikepde.errors import SpecError
+from spikepde.problem.catalogue import PROBLEM_NAME
 from spikepde.problem.expr import RESERVED_NAMES, parse_expression
 from spikepde.problem.problem import (CONDITION_KINDS, Condition, Face, GridAxis, Parameter,
                                       Problem, ReferenceSpec)
 
 #: Highest total derivative order that gets a name such as ``u_xxxx``.
 MAX_DERIVATIVE_ORDER = 4
-#: Largest problem file read, in bytes (a catalogue entry is a few kB).
-MAX_FILE_BYTES = 1_000_000
 
 #: Budget keys, their meaning and the default used when a file leaves them out.
 BUDGET_DEFAULTS = {
@@ -39,7 +38,6 @@ _TOP_KEYS = {"name", "title", "description", "kind", "variables", "domain", "par
 _PROBLEM_KINDS = ("pde", "regression")
 _VARIABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")        # no '_': it starts a derivative
 _PARAMETER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_PROBLEM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
 _FACE_NAME = re.compile(r"^(?:exclude\[(\d+)\]\.)?([A-Za-z][A-Za-z0-9]*)_(min|max)$")
 
 
@@ -112,7 +110,7 @@ class Loader:
             raise self.error("kind", f"expected one of {', '.join(_PROBLEM_KINDS)}, found {kind!r}")
         data_only = kind == "regression"
         name = self.string(spec["name"], "name")
-        if not _PROBLEM_NAME.match(name):
+        if not PROBLEM_NAME.match(name):
             raise self.error("name", "expected letters, digits, '_' or '-'")
         space, time, output = self.variables(spec["variables"])
         inputs = space + ((time,) if time else ())

@@ -13,8 +13,6 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-import torch
-
 from ..train.registry import AUTO, DEFAULT_METHOD, TRAINERS, choose_method
 from ..train.schedules import LR_SCHEDULES
 
@@ -260,6 +258,8 @@ def _check_residual_form(c: SolveConfig, trainer) -> None:
 def _check_device(device: str) -> None:
     """A device this torch build can use, said before any work (torch's own error is a traceback
     from deep inside the problem compiler)."""
+    import torch   # here, not at the top: the command line builds its options from this module
+
     try:
         kind = torch.device(device).type
     except RuntimeError:
