@@ -45,7 +45,7 @@ def test_help_list_and_unknown_problems_load_no_heavy_library():
         result = _probe(args)
         assert result["code"] == code, (args, result)
         assert result["loaded"] == [], (args, result)
-    assert "burgers" in _probe(["list"])["text"]
+    assert "wave1d" in _probe(["list"])["text"]
     # 'solve --help' lists the surrogates and estimators, whose registries import torch
     assert _probe(["solve", "--help"])["code"] == 0
 
