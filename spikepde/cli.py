@@ -210,6 +210,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"spikepde {args.command}: {_interrupted(args)}", file=sys.stderr)
         return 130
+    except (MemoryError, RuntimeError) as exc:
+        if not _out_of_memory(exc):
+            raise            # a bug: its traceback is what a report needs
+        print(f"spikepde {args.command}: error: out of memory ({_one_line(exc)[:200]}); lower the "
+              "sizes (--interior-points, --width, --T, the problem's budget or reference grid)",
+              file=sys.stderr)
+        return 2
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """An allocation that failed (torch reports it as a RuntimeError)."""
+    text = str(exc).lower()
+    return isinstance(exc, MemoryError) or "allocate" in text or "out of memory" in text
 
 
 def _one_line(exc: BaseException) -> str:

@@ -204,7 +204,7 @@ def test_good_dict_builds_the_expected_sympy():
     ("conditions[1].points", 0, "conditions[1].points", ">= 1"),
     ("conditions[1].colour", "x", "conditions[1].colour", "unknown field"),
     ("reference.exact", ..., "reference", "exact"),
-    ("reference.solver", "bad name!", "reference.solver", "solver name"),
+    ("reference.solver", "bad name!", "reference.solver", "unknown reference solver"),
     ("reference.grid", {"x": 11}, "reference.grid.t", "missing"),
     ("reference.grid.x", 1, "reference.grid.x.n", ">= 2"),
     ("reference.grid.x", {"n": 5, "max": 2}, "reference.grid.x", "inside the domain"),

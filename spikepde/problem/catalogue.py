@@ -12,9 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from spikepde.errors import SpecError, UnknownProblemError
-
-#: Largest problem file read, in bytes (a catalogue entry is a few kB).
-MAX_FILE_BYTES = 1_000_000
+from spikepde.problem.limits import MAX_FILE_BYTES
 
 PROBLEM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
 

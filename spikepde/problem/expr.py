@@ -34,6 +34,9 @@ MAX_LENGTH = 2000
 MAX_DEPTH = 50
 #: Most syntax-tree nodes accepted.
 MAX_NODES = 1000
+#: Most parts of a formula once the definitions it names are substituted (each use of a
+#: definition counts its whole formula); a catalogue formula has well under 200.
+MAX_FORMULA_NODES = 5000
 #: Largest absolute value of a numeric exponent.
 MAX_EXPONENT = 64
 #: Largest number of bits in an exact numeric power such as ``2**64`` (keeps sympy integers small).
@@ -141,6 +144,11 @@ def parse_expression(text: str, names: Mapping[str, sympy.Basic], *,
     _check_tree_size(tree, fail)
     try:
         result = _Builder(names, fail).build(tree.body)
+        size = formula_size(result, MAX_FORMULA_NODES)
+        if size > MAX_FORMULA_NODES:
+            raise fail(f"formula {_shorten(text)!r} has more than {MAX_FORMULA_NODES} parts once "
+                       "the definitions it uses are substituted (definitions that use earlier "
+                       "ones several times multiply in size); write it with fewer repetitions")
         if result.has(sympy.zoo, sympy.oo, -sympy.oo, sympy.nan):
             raise fail(f"formula {text!r} is infinite or undefined (e.g. log(0))")
         _check_constants_finite(result, text, fail)
@@ -151,6 +159,32 @@ def parse_expression(text: str, names: Mapping[str, sympy.Basic], *,
         raise fail(f"formula {text!r} cannot be evaluated ({exc.__class__.__name__}); "
                    "its constants must be finite floating-point numbers") from None
     return result
+
+
+def formula_size(expr: sympy.Basic, limit: int | None = None) -> int:
+    """The number of nodes of ``expr`` written out as a tree (a shared sub-expression counts at
+    every place it appears), computed over the distinct nodes only, so a formula whose written
+    size doubles with every definition in a chain is measured in linear time. With ``limit``
+    the count stops early once it passes the limit (returning a value above it)."""
+    sizes: dict[int, int] = {}
+    stack = [(expr, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if key in sizes:
+            continue
+        if children_done:
+            sizes[key] = 1 + sum(sizes[id(arg)] for arg in node.args)
+            if limit is not None and sizes[key] > limit:
+                return sizes[key]
+            continue
+        stack.append((node, True))
+        stack.extend((arg, False) for arg in node.args if id(arg) not in sizes)
+    return sizes[id(expr)]
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _check_constants_finite(expr: sympy.Expr, text: str, fail) -> None:

@@ -15,9 +15,15 @@ import sympy
 
 from spikepde.errors import SpecError
 from spikepde.problem.catalogue import PROBLEM_NAME
+from spikepde.problem.limits import (BYTES_PER_TRAINING_POINT, GRID_BYTES_PER_INPUT,
+                                     MAX_CONDITIONS, MAX_COVERAGE_CELLS, MAX_DEFINITIONS,
+                                     MAX_EXCLUDED_BOXES, MAX_GRID_POINTS, MAX_LITERATURE,
+                                     MAX_PARAMETERS, MAX_POINTS, MAX_RESIDUALS,
+                                     MAX_SPACE_VARIABLES, describe_bytes,
+                                     describe_count)
 from spikepde.problem.expr import RESERVED_NAMES, parse_expression
-from spikepde.problem.problem import (CONDITION_KINDS, Condition, Face, GridAxis, Parameter,
-                                      Problem, ReferenceSpec)
+from spikepde.problem.problem import (CONDITION_KINDS, REFERENCE_SOLVERS, Condition, Face,
+                                      GridAxis, Parameter, Problem, ReferenceSpec)
 
 #: Highest total derivative order that gets a name such as ``u_xxxx``.
 MAX_DERIVATIVE_ORDER = 4
@@ -65,6 +71,21 @@ class Loader:
             if key not in value:
                 raise self.error(_join(field, key), "required field is missing")
         return dict(value)
+
+    def at_most(self, items, field: str, limit: int, what: str, setting: str = "") -> None:
+        """Refuse more than ``limit`` items (one line naming the count and the limit)."""
+        if len(items) > limit:
+            raise self.error(field, f"{len(items)} {what}; at most {limit} are accepted{setting}")
+
+    def point_count(self, value: Any, field: str) -> int:
+        """A number of collocation points, refused above :data:`MAX_POINTS` with the memory it
+        would take."""
+        n = self.integer(value, field)
+        if n > MAX_POINTS:
+            raise self.error(field, f"{describe_count(n)} points would take "
+                                    f"{describe_bytes(n * BYTES_PER_TRAINING_POINT)} to train on; at most "
+                                    f"{MAX_POINTS} per count (lower {field})")
+        return n
 
     def string(self, value: Any, field: str) -> str:
         if not isinstance(value, str):
@@ -209,6 +230,7 @@ class Loader:
             space = [space]
         if not isinstance(space, list) or not space:
             raise self.error("variables.space", "expected a non-empty list of variable names")
+        self.at_most(space, "variables.space", MAX_SPACE_VARIABLES, "space variables")
         names = [self.variable_name(v, f"variables.space[{i}]") for i, v in enumerate(space)]
         time = table.get("time")
         if time is not None:
@@ -235,6 +257,7 @@ class Loader:
         boxes = table.get("exclude", [])
         if not isinstance(boxes, list):
             raise self.error("domain.exclude", f"expected a list of tables, found {_type_name(boxes)}")
+        self.at_most(boxes, "domain.exclude", MAX_EXCLUDED_BOXES, "excluded boxes")
         excluded = []
         for k, box in enumerate(boxes):
             field = f"domain.exclude[{k}]"
@@ -248,9 +271,20 @@ class Loader:
                     raise self.error(f"{field}.{v}", f"box [{lo}, {hi}] does not overlap the "
                                                      f"domain [{d_lo}, {d_hi}]")
             excluded.append(bounds)
-        if excluded and _covered(domain, excluded, space):
+        if excluded and self.covered(domain, excluded, space):
             raise self.error("domain.exclude", "the excluded boxes cover the whole domain")
         return domain, tuple(excluded)
+
+    def covered(self, domain, excluded, space) -> bool:
+        """Whether the excluded boxes cover the domain box, refused when the exact check would
+        examine more than :data:`MAX_COVERAGE_CELLS` cells."""
+        cells = math.prod(len({*domain[v], *(b[v][i] for b in excluded if v in b for i in (0, 1))})
+                          for v in space)
+        if cells > MAX_COVERAGE_CELLS:
+            raise self.error("domain.exclude", f"{len(excluded)} boxes in {len(space)} dimensions "
+                                               f"cut the domain into about {cells} cells; at most "
+                                               f"{MAX_COVERAGE_CELLS} (use fewer boxes)")
+        return _covered(domain, excluded, space)
 
     def interval(self, value: Any, field: str) -> tuple[float, float]:
         if not isinstance(value, list) or len(value) != 2:
@@ -263,6 +297,7 @@ class Loader:
 
     def parameters(self, value: Any, overrides: Mapping[str, Any], inputs, output):
         table = self.table(value, "parameters")
+        self.at_most(table, "parameters", MAX_PARAMETERS, "parameters")
         unknown = sorted(set(overrides) - set(table))
         if unknown:
             known = ", ".join(table) or "none"
@@ -301,6 +336,7 @@ class Loader:
 
     def definitions(self, value: Any, names: dict[str, sympy.Basic], output: str):
         table = self.table(value, "definitions")
+        self.at_most(table, "definitions", MAX_DEFINITIONS, "definitions")
         defined: dict[str, sympy.Expr] = {}
         for name, text in table.items():
             field = f"definitions.{name}"
@@ -322,6 +358,7 @@ class Loader:
             items, base = table["residuals"], "pde.residuals"
             if not isinstance(items, list) or not items:
                 raise self.error(base, "expected a non-empty list of formulas")
+            self.at_most(items, base, MAX_RESIDUALS, "residuals")
         result = []
         for i, text in enumerate(items):
             field = base if base == "pde.residual" else f"{base}[{i}]"
@@ -335,6 +372,7 @@ class Loader:
         if not isinstance(value, list):
             raise self.error("conditions", f"expected a list of tables ([[conditions]]), "
                                            f"found {_type_name(value)}")
+        self.at_most(value, "conditions", MAX_CONDITIONS, "conditions")
         return tuple(self.condition(entry, f"conditions[{i}]", with_u, plain, u, domain,
                                     excluded, space, time) for i, entry in enumerate(value))
 
@@ -371,7 +409,7 @@ class Loader:
         weight = self.number(entry.get("weight", 1.0), f"{field}.weight")
         if weight <= 0:
             raise self.error(f"{field}.weight", "expected a positive weight")
-        points = self.integer(entry["points"], f"{field}.points") if "points" in entry else None
+        points = self.point_count(entry["points"], f"{field}.points") if "points" in entry else None
         label = self.string(entry.get("label", ""), f"{field}.label") or \
             f"{kind} on {', '.join(f.name for f in faces)}"
         return Condition(kind=kind, faces=faces, value=value, operator=operator,
@@ -452,13 +490,27 @@ class Loader:
         solver = None
         if "solver" in table:
             solver = self.string(table["solver"], "reference.solver")
-            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", solver):
-                raise self.error("reference.solver", f"expected a solver name, found {solver!r}")
+            if solver not in REFERENCE_SOLVERS:
+                raise self.error("reference.solver", f"unknown reference solver {solver[:80]!r}; "
+                                                     f"known: {', '.join(REFERENCE_SOLVERS)}")
         grid_table = self.table(table["grid"], "reference.grid", set(inputs), required=inputs)
         grid = {v: self.grid_axis(grid_table[v], f"reference.grid.{v}", domain[v]) for v in inputs}
+        self.check_grid_size(grid)
         notes = self.string(table.get("notes", ""), "reference.notes")
         return exact, ReferenceSpec(solver=solver, grid=grid, has_exact=exact is not None,
                                     notes=notes.strip())
+
+    def check_grid_size(self, grid: Mapping[str, GridAxis]) -> None:
+        """The reference grid's points, refused above :data:`MAX_GRID_POINTS` with the memory
+        its arrays would take."""
+        n = math.prod(axis.n for axis in grid.values())
+        if n > MAX_GRID_POINTS:
+            largest = max(grid, key=lambda v: grid[v].n)
+            size = describe_bytes(n * GRID_BYTES_PER_INPUT * (len(grid) + 3))
+            counts = " × ".join(describe_count(a.n) for a in grid.values())
+            raise self.error("reference.grid", f"{counts} = {describe_count(n)} points would take "
+                                               f"{size}; at most "
+                                               f"{MAX_GRID_POINTS} (lower reference.grid.{largest})")
 
     def grid_axis(self, value, field, bounds) -> GridAxis:
         if not isinstance(value, Mapping):
@@ -479,13 +531,15 @@ class Loader:
         table = self.table(value, "budget", set(BUDGET_DEFAULTS))
         budget = dict(BUDGET_DEFAULTS)
         for key, item in table.items():
-            budget[key] = self.integer(item, f"budget.{key}")
+            read = self.point_count if key.endswith("_points") else self.integer
+            budget[key] = read(item, f"budget.{key}")
         return budget
 
     def literature(self, value) -> tuple[dict[str, Any], ...]:
         if not isinstance(value, list):
             raise self.error("literature", f"expected a list of tables ([[literature]]), "
                                            f"found {_type_name(value)}")
+        self.at_most(value, "literature", MAX_LITERATURE, "literature entries")
         entries = []
         for i, entry in enumerate(value):
             field = f"literature[{i}]"
@@ -552,13 +606,19 @@ def _boundary_faces(domain, excluded, space) -> list[Face]:
 
 def _covered(domain, excluded, space) -> bool:
     """Whether the excluded boxes cover the whole domain box (checked exactly on the cells
-    cut by every box bound)."""
-    cuts = {v: sorted({*domain[v], *(b[v][i] for b in excluded if v in b for i in (0, 1))})
-            for v in space}
-    cuts = {v: [c for c in cs if domain[v][0] <= c <= domain[v][1]] for v, cs in cuts.items()}
-    mids = {v: [(a + b) / 2 for a, b in zip(cs, cs[1:])] for v, cs in cuts.items()}
-    for cell in itertools.product(*(mids[v] for v in space)):
-        point = dict(zip(space, cell))
-        if not any(all(box[v][0] < point[v] < box[v][1] for v in box) for box in excluded):
-            return False
-    return True
+    cut by every box bound: one test point, the cell's centre, per cell)."""
+    import numpy as np   # only files with excluded boxes need it
+
+    centres = []
+    for v in space:
+        cuts = sorted({*domain[v], *(b[v][i] for b in excluded if v in b for i in (0, 1))})
+        cuts = np.array([c for c in cuts if domain[v][0] <= c <= domain[v][1]])
+        centres.append((cuts[:-1] + cuts[1:]) / 2)
+    grids = dict(zip(space, np.meshgrid(*centres, indexing="ij", sparse=True)))
+    uncovered = np.ones(tuple(len(c) for c in centres), dtype=bool)
+    for box in excluded:
+        inside = np.ones_like(uncovered)
+        for v, (lo, hi) in box.items():
+            inside &= (lo < grids[v]) & (grids[v] < hi)
+        uncovered &= ~inside
+    return not uncovered.any()

@@ -18,6 +18,11 @@ from spikepde.problem import numeric
 
 #: Condition kinds understood by the compiler.
 CONDITION_KINDS = ("initial", "dirichlet", "neumann", "periodic", "operator")
+#: The names ``reference.solver`` may take: the registered reference solvers
+#: (:data:`spikepde.reference.solvers.SOLVERS`, which sits above this layer and is checked
+#: against this list when imported), so a file is judged at load time, by ``show`` as by ``solve``.
+REFERENCE_SOLVERS = ("allen_cahn_spectral", "burgers_cole_hopf", "kdv_spectral",
+                     "poisson_lshape_fd", "reaction_diffusion_mol")
 
 
 @dataclass(frozen=True)

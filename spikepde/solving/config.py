@@ -13,6 +13,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
+from ..problem.limits import BYTES_PER_TRAINING_POINT, MAX_POINTS, describe_bytes
 from ..train.registry import AUTO, DEFAULT_METHOD, TRAINERS, choose_method
 from ..train.schedules import LR_SCHEDULES
 
@@ -239,8 +240,10 @@ def _check_common(c: SolveConfig) -> None:
         raise ValueError(f"weak_quadrature must be >= 1, got {c.weak_quadrature}")
     if c.rank is not None and c.rank < 1:
         raise ValueError(f"rank must be >= 1, got {c.rank}")
-    if c.interior_points is not None and c.interior_points < 1:
-        raise ValueError(f"interior_points must be >= 1, got {c.interior_points}")
+    if c.interior_points is not None and not 1 <= c.interior_points <= MAX_POINTS:
+        raise ValueError(f"interior_points must lie in [1, {MAX_POINTS}], got {c.interior_points}"
+                         + (f" ({describe_bytes(c.interior_points * BYTES_PER_TRAINING_POINT)}"
+                            " of training memory)" if c.interior_points > MAX_POINTS else ""))
     if not (math.isfinite(c.lr) and c.lr > 0):
         raise ValueError(f"lr must be a positive finite number, got {c.lr}")
     _check_device(c.device)

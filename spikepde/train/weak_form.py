@@ -14,9 +14,12 @@ Which residuals. After expanding, every additive term of the residual must be on
   ``⟨p(u) u_{x_i}, ψ⟩ = −⟨P(u), ∂_i ψ⟩`` with ``P = ∫ p du`` (Burgers: ``u u_x = (u²/2)_x``);
 * ``g(x, u)`` without derivatives (sources, reactions): ``⟨g(x, u), ψ⟩`` as it is.
 
-Anything else (a product of two derivatives, a coefficient depending on x times a derivative)
-raises :class:`ValueError` naming the term: the weak form is then not this simple, and the
-strong form remains available.
+Anything else (a product of two derivatives, a coefficient depending on x times a derivative,
+a flux coefficient that is not a polynomial in u) raises :class:`ValueError` naming the term:
+the weak form is then not this simple, and the strong form remains available. So does a
+residual whose expansion would have more than :data:`MAX_EXPANDED_TERMS` terms
+(``(u + x + 1)**64``): the split never runs an unbounded ``expand``, ``simplify`` or
+``integrate`` on what a user wrote.
 
 Test functions. Tensor products of uniform cubic B-splines, ``n`` per axis, all supported
 strictly inside the box (and, on a domain with excluded boxes such as the L-shape, outside
@@ -60,6 +63,52 @@ def bspline(s: torch.Tensor, order: int) -> torch.Tensor:
     raise ValueError("cubic B-splines give derivatives up to order 3")
 
 
+#: Most additive terms the expansion of a residual may produce (a PDE has a handful).
+MAX_EXPANDED_TERMS = 500
+#: Highest degree in u of a flux coefficient p(u) integrated in closed form.
+MAX_FLUX_DEGREE = 16
+
+
+def expanded_terms(expr: sympy.Basic, limit: int) -> int:
+    """An upper bound on the number of terms ``sympy.expand`` produces for ``expr`` anywhere in
+    it (a power ``(a + b + c)**n`` of positive integer n gives C(n + 2, 2) terms), computed on
+    the distinct sub-expressions without expanding; stops once it passes ``limit``."""
+    terms: dict[int, int] = {}
+    worst = 1
+    stack = [(expr, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in terms:
+            continue
+        if not children_done:
+            stack.append((node, True))
+            stack.extend((a, False) for a in node.args
+                         if id(a) not in terms and not isinstance(node, sympy.Derivative))
+            continue
+        cost, as_term = _terms_of(node, terms)
+        terms[id(node)] = as_term
+        worst = max(worst, cost)
+        if worst > limit:
+            break
+    return worst
+
+
+def _terms_of(node, terms) -> tuple[int, int]:
+    """(terms produced by expanding ``node``, terms it counts as in its parent), from its
+    arguments' counts (see :func:`expanded_terms`)."""
+    if isinstance(node, sympy.Derivative) or not node.args:
+        return 1, 1
+    counts = [terms[id(a)] for a in node.args]
+    if node.is_Add:
+        return sum(counts), sum(counts)
+    if node.is_Mul:
+        return math.prod(counts), math.prod(counts)
+    if node.is_Pow and node.exp.is_Integer and counts[0] > 1:
+        n = math.comb(abs(int(node.exp)) + counts[0] - 1, counts[0] - 1)
+        return n, (n if node.exp > 0 else 1)      # 1/(a + b)**2: the denominator is expanded
+    return max(counts), 1         # a function, or a non-integer power: one term, expanded inside
+
+
 @dataclass
 class WeakTerms:
     """The residual split for integration by parts (see the module docstring)."""
@@ -91,6 +140,11 @@ def split_residual(residual: sympy.Expr, u: sympy.Expr, variables) -> WeakTerms:
     linear: dict[tuple[int, ...], float] = {}
     fluxes: dict[int, sympy.Expr] = {}
     source = sympy.Integer(0)
+    n_terms = expanded_terms(residual, MAX_EXPANDED_TERMS)
+    if n_terms > MAX_EXPANDED_TERMS:
+        raise ValueError(f"weak form: expanding the residual would give more than "
+                         f"{MAX_EXPANDED_TERMS} terms (a high power of a sum); the strong form "
+                         "takes it as written")
     for term in sympy.Add.make_args(sympy.expand(residual)):
         derivs = [d for d in term.atoms(sympy.Derivative) if d.expr == u]
         if not derivs:
@@ -99,7 +153,11 @@ def split_residual(residual: sympy.Expr, u: sympy.Expr, variables) -> WeakTerms:
         if len(derivs) > 1:
             raise ValueError(f"weak form: the term {term} multiplies several derivatives of u")
         D = derivs[0]
-        coef = sympy.simplify(term / D)
+        factors = list(sympy.Mul.make_args(term))
+        if factors.count(D) != 1:          # D**2, sin(D), or D inside another factor
+            raise ValueError(f"weak form: the term {term} is not linear in {D}")
+        factors.remove(D)
+        coef = sympy.Mul(*factors)
         if coef.has(D) or coef.atoms(sympy.Derivative):
             raise ValueError(f"weak form: the term {term} is not linear in {D}")
         alpha = derivative_index(D, variables)
@@ -109,12 +167,26 @@ def split_residual(residual: sympy.Expr, u: sympy.Expr, variables) -> WeakTerms:
             linear[alpha] = linear.get(alpha, 0.0) + float(coef)
         elif sum(alpha) == 1 and not on_coordinates:
             axis = alpha.index(1)
-            P = sympy.integrate(coef_w, w).xreplace({w: u})
+            P = _antiderivative(coef_w, w, term).xreplace({w: u})
             fluxes[axis] = fluxes.get(axis, sympy.Integer(0)) + P
         else:
             raise ValueError(f"weak form: the coefficient {coef} of {D} in the term {term} depends "
                              "on the coordinates (or multiplies a derivative of order > 1 with u)")
     return WeakTerms([(c, a) for a, c in linear.items() if c != 0.0], list(fluxes.items()), source)
+
+
+def _antiderivative(p: sympy.Expr, w: sympy.Symbol, term) -> sympy.Expr:
+    """``∫ p dw`` for a polynomial p(w) of degree ≤ :data:`MAX_FLUX_DEGREE` (Burgers' flux
+    coefficient is w); anything else is refused rather than handed to an open-ended
+    ``sympy.integrate``."""
+    if not p.is_polynomial(w):
+        raise ValueError(f"weak form: the flux coefficient {p} in the term {term} is not a "
+                         "polynomial in u")
+    poly = sympy.Poly(p, w)
+    if poly.degree() > MAX_FLUX_DEGREE:
+        raise ValueError(f"weak form: the flux coefficient in the term {term} has degree "
+                         f"{poly.degree()} in u; at most {MAX_FLUX_DEGREE}")
+    return poly.integrate().as_expr()
 
 
 class BSplineTests:
@@ -396,4 +468,5 @@ def weak_applies(compiled, linear: bool = False) -> str | None:
     return None
 
 
-__all__ = ["BSplineTests", "WeakForm", "WeakTerms", "split_residual", "bspline", "weak_applies"]
+__all__ = ["BSplineTests", "MAX_EXPANDED_TERMS", "WeakForm", "WeakTerms", "expanded_terms",
+           "split_residual", "bspline", "weak_applies"]
