@@ -133,3 +133,56 @@ def remove(case_list: list[Case]) -> None:
     for case in case_list:
         if case.path.exists():
             os.remove(case.path)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a guarded call ended in: ``ok``, ``spec_error`` (with the error's file, field and
+    text), ``exception`` (another type: its name and traceback) or ``hang`` (killed)."""
+    kind: str
+    file: str | None = None
+    field: str | None = None
+    text: str = ""
+    seconds: float = 0.0
+
+
+def guarded(call, timeout: float = 10.0) -> Outcome:
+    """Run ``call()`` in a forked child process and report how it ended; a child still running
+    after ``timeout`` seconds is killed and reported as a hang (an in-process timer cannot stop
+    a loop inside a C extension, a child process can always be killed)."""
+    import multiprocessing
+    import time
+
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    start = time.perf_counter()
+    child = context.Process(target=_run_child, args=(call, send), daemon=True)
+    child.start()
+    send.close()
+    try:
+        outcome = receive.recv() if receive.poll(timeout) else Outcome("hang", text=f"> {timeout} s")
+    except EOFError:       # the child died without a word (a crash of the interpreter)
+        outcome = Outcome("exception", text=f"child exited with code {child.exitcode}")
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join()
+        receive.close()
+    return Outcome(outcome.kind, outcome.file, outcome.field, outcome.text,
+                   time.perf_counter() - start)
+
+
+def _run_child(call, send) -> None:
+    import traceback
+
+    from spikepde.errors import SpecError
+
+    try:
+        call()
+        outcome = Outcome("ok")
+    except SpecError as exc:
+        outcome = Outcome("spec_error", exc.file, exc.field, str(exc))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which fails the test
+        outcome = Outcome("exception", type(exc).__name__, None, traceback.format_exc()[-3000:])
+    send.send(outcome)
+    send.close()

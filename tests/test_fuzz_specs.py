@@ -3,7 +3,10 @@ every field, missing and unknown fields, random TOML-like tables, random and dam
 
 Every input must end either in a valid Problem or in :class:`spikepde.errors.SpecError` naming
 the file (and the field, when one is to blame), within a bounded time — never another exception
-type, never a hang, never executed code. ``tests/test_expr.py`` fuzzes the formula parser on its
+type, never a hang, never executed code. Each example runs in a forked child process that is
+killed after :data:`GUARD_S` seconds (``hostile_specs.guarded``): a hang fails the test instead
+of stalling the suite. ``tests/test_hostile_inputs.py`` runs the hand-made hostile classes through
+the command line, and the structure strategies below draw large counts and long chains. ``tests/test_expr.py`` fuzzes the formula parser on its
 own and ``tests/test_spec.py`` has one hand-written case per validation rule; this module
 combines them at the level of the whole spec. ``benchmarks/robustness.py`` runs the same
 strategies for thousands of examples with a fixed seed.
@@ -18,8 +21,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from spikepde.errors import SpecError
-from spikepde.problem import Problem, load_problem, problem_from_dict
+from hostile_specs import Outcome, guarded
+from spikepde.problem import limits, load_problem, problem_from_dict
 
 SOURCE = "fuzz.toml"
 CATALOGUE = Path(__file__).resolve().parents[1] / "problems"
@@ -158,28 +161,29 @@ random_tables = st.dictionaries(st.one_of(st.sampled_from(_KNOWN_KEYS), st.text(
                                 _value, max_size=8)
 
 
-def _check_rejection(exc: SpecError, file: str) -> None:
-    assert exc.file == file, (exc.file, str(exc))
-    assert file in str(exc)
-    if exc.field is not None:
-        assert f"'{exc.field}'" in str(exc)
-    assert "\n" not in str(exc).split(": ", 1)[0]     # the location prefix is one line
+#: Seconds an example may run in its child process before it counts as a hang.
+GUARD_S = 10.0
 
 
-def _build(spec, **overrides):
-    assert not MARKER.exists()
-    try:
-        problem = problem_from_dict(spec, source=SOURCE, **overrides)
-    except SpecError as exc:   # any other exception type fails the test
-        _check_rejection(exc, SOURCE)
-        return None
-    finally:
-        assert not MARKER.exists(), "user text was executed"
-    assert isinstance(problem, Problem)
-    return problem
+def _check(outcome: Outcome, file: str) -> None:
+    """A valid problem, or a SpecError naming ``file`` (and its field) on one line; nothing else."""
+    assert not MARKER.exists(), "user text was executed"
+    assert outcome.kind in ("ok", "spec_error"), f"{outcome.kind}: {outcome.text}"
+    if outcome.kind == "spec_error":
+        assert outcome.file == file, (outcome.file, outcome.text)
+        assert file in outcome.text
+        if outcome.field is not None:
+            assert f"'{outcome.field}'" in outcome.text
+        assert "\n" not in outcome.text.split(": ", 1)[0]     # the location prefix is one line
 
 
-FUZZ = settings(max_examples=120, deadline=timedelta(seconds=2), database=None,
+def _build(spec, **overrides) -> Outcome:
+    outcome = guarded(lambda: problem_from_dict(spec, source=SOURCE, **overrides), GUARD_S)
+    _check(outcome, SOURCE)
+    return outcome
+
+
+FUZZ = settings(max_examples=120, deadline=timedelta(seconds=GUARD_S + 2), database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
@@ -207,15 +211,14 @@ def test_hostile_formula_in_any_formula_field_names_that_field(base, where, form
     if isinstance(node, dict) and keys[-1] not in node:
         return
     node[keys[-1]] = formula
-    try:
-        problem_from_dict(spec, source=SOURCE)
+    outcome = _build(spec)
+    if outcome.kind == "ok":
         # only the formulas that are plain 'x' in disguise may pass
         assert formula in HARMLESS, f"accepted {formula!r} in {where}"
-    except SpecError as exc:
-        _check_rejection(exc, SOURCE)
+    else:
         # the error points at the field that holds the formula, not somewhere downstream
-        assert exc.field is not None and exc.field.startswith(where.split(".")[0]), (exc.field, where)
-    assert not MARKER.exists()
+        assert outcome.field is not None and outcome.field.startswith(where.split(".")[0]), \
+            (outcome.field, where)
 
 
 @FUZZ
@@ -258,10 +261,49 @@ def _damaged_text(draw):
 def test_random_files_load_or_give_a_spec_error_with_the_path(tmp_path_factory, data):
     path = tmp_path_factory.mktemp("fuzz") / "spec.toml"
     path.write_bytes(data)
-    try:
-        problem = load_problem(path)
-    except SpecError as exc:
-        _check_rejection(exc, str(path))
-    else:
-        assert isinstance(problem, Problem)
-    assert not MARKER.exists()
+    _check(guarded(lambda: load_problem(path), GUARD_S), str(path))
+
+
+# ---------------------------------------------------------------------------------- structure
+@st.composite
+def structured_specs(draw):
+    """A heat-equation spec grown in structure rather than text: many space variables, long
+    chains of definitions (each using the last one several times), many parameters, conditions,
+    excluded boxes and residuals, point counts and grids from tiny to 10^13 — around and far
+    beyond every limit of :mod:`spikepde.problem.limits`."""
+    big = st.one_of(st.integers(1, 2000), st.integers(2000, 10**13))
+    n_space = draw(st.integers(1, 2 * limits.MAX_SPACE_VARIABLES))
+    space = [f"x{k}" for k in range(n_space)]
+    laplacian = " + ".join(f"u_{v}{v}" for v in space[:3])
+    spec = {"name": "structure", "title": "structure fuzz",
+            "variables": {"space": space, "time": "t"},
+            "domain": {**{v: [0.0, 1.0] for v in space}, "t": [0.0, 1.0]},
+            "pde": {"residual": f"u_t - ({laplacian})"},
+            "conditions": [{"kind": "initial", "value": "0"}],
+            "reference": {"exact": "0", "grid": {**{v: 5 for v in space}, "t": 5}},
+            "budget": {"interior_points": draw(big)}}
+    uses = draw(st.integers(1, 3))         # how often each definition uses the previous one
+    chain = draw(st.integers(0, limits.MAX_DEFINITIONS + 8))
+    spec["definitions"] = {"d0": "x0 + t", **{f"d{k}": "*".join([f"(d{k - 1} + {k})"] * uses)
+                                               for k in range(1, chain + 1)}}
+    if chain:
+        spec["pde"]["residual"] += f" - d{chain}"
+    spec["parameters"] = {f"p{k}": float(k) for k in range(draw(st.integers(0, 80)))}
+    spec["conditions"] += [{"kind": "dirichlet", "on": "boundary", "value": "0",
+                            "points": draw(big)} for _ in range(draw(st.integers(0, 80)))]
+    n_boxes = draw(st.integers(0, limits.MAX_EXCLUDED_BOXES + 4))
+    if n_boxes:
+        spec["domain"]["exclude"] = [{v: [(k + 0.2) / (n_boxes + 1), (k + 0.6) / (n_boxes + 1)]
+                                      for v in space} for k in range(n_boxes)]
+    if draw(st.booleans()):
+        spec["pde"] = {"residuals": [spec["pde"]["residual"]] * draw(st.integers(1, 12))}
+    spec["reference"]["grid"][space[0]] = draw(st.one_of(st.integers(2, 100), st.integers(10**6, 10**13)))
+    return spec
+
+
+@settings(max_examples=40, deadline=timedelta(seconds=GUARD_S + 2), database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(structured_specs())
+def test_large_structures_load_or_are_refused_quickly(spec):
+    outcome = _build(spec)
+    assert outcome.seconds < 5, f"{outcome.seconds:.1f} s: {outcome.text}"
