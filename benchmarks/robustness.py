@@ -1,24 +1,34 @@
-"""Fuzz campaign over problem specs: thousands of random and hostile specs, fixed seed.
+"""Robustness of the problem loader and the command line: fuzzed specs, hostile files, start-up.
 
-Runs the strategies of ``tests/test_fuzz_specs.py`` (mutated catalogue specs, hostile formulas in
-formula fields, random tables, parameter overrides, random and damaged files) for many more
-examples than the test suite does, derandomised so that every run tries the same specs, and
-classifies each outcome:
+Three parts, one table each:
 
-* **valid**: a Problem was built (a mutation that happens to be legal);
-* **rejected**: :class:`spikepde.errors.SpecError` naming the file (and the field when one is at fault);
-* **failure**: any other exception, a SpecError without the file, or more than ``LIMIT_S`` seconds.
+1. **Fuzz campaigns**: the strategies of ``tests/test_fuzz_specs.py`` (mutated catalogue specs,
+   hostile formulas in formula fields, random tables, parameter overrides, random and damaged
+   files, large structures) for many more examples than the test suite runs, derandomised so
+   every run tries the same specs. Each example runs in a forked child (``hostile_specs.guarded``)
+   killed after ``HANG_S`` seconds. Outcomes: **valid** (a Problem was built), **rejected**
+   (:class:`spikepde.errors.SpecError` naming the file, and the field when one is at fault),
+   **failure** (another exception, a SpecError without the file, a hang, or more than
+   ``LIMIT_S`` seconds).
+2. **Hostile files** (``tests/hostile_specs.py``): each loaded in-process (time after start-up)
+   and given to ``spikepde show`` and ``spikepde solve`` in a fresh interpreter (exit code,
+   traceback or not, lines on stderr, wall time including start-up).
+3. **Start-up**: ``python -c "import torch"`` against ``spikepde --help``, ``spikepde list`` and
+   ``spikepde solve no_such_problem``, median of ``--repeat`` runs each, in the same run.
 
 Usage::
 
-    OMP_NUM_THREADS=1 python benchmarks/robustness.py [--examples 1000] [--out benchmarks/results/robustness.md]
+    OMP_NUM_THREADS=1 python benchmarks/robustness.py [--examples 1000] [--repeat 5] [--out benchmarks/results/robustness.md]
 
-Exit code 1 when any failure was seen.
+Run nothing else meanwhile (the start-up ratios are timings). Exit code 1 when any failure,
+hang or traceback was seen.
 """
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,11 +37,16 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 
-from spikepde.errors import SpecError
 from spikepde.problem import load_problem, problem_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
-LIMIT_S = 2.0
+sys.path.insert(0, str(ROOT / "tests"))
+import hostile_specs  # noqa: E402  (shared with the tests)
+
+#: a rejection (or a valid load) must take at most this long after start-up
+LIMIT_S = 1.0
+#: a child still running after this long is killed and counted as a hang
+HANG_S = 30.0
 
 
 def _fuzz_module():
@@ -43,24 +58,24 @@ def _fuzz_module():
 
 
 def _record(stats: Counter, failures: list, label: str, call, file: str) -> None:
-    start = time.perf_counter()
-    try:
-        call()
+    result = hostile_specs.guarded(call, HANG_S)
+    if result.kind == "ok":
         outcome = "valid"
-    except SpecError as exc:
-        ok = exc.file == file and file in str(exc) and (exc.field is None or exc.field in str(exc))
+    elif result.kind == "spec_error":
+        ok = result.file == file and file in result.text and (result.field is None
+                                                               or result.field in result.text)
         outcome = "rejected" if ok else "failure"
         if not ok:
-            failures.append(f"{label}: SpecError without file/field: {exc}")
-    except Exception as exc:  # noqa: BLE001 - the point is to catch whatever escapes
+            failures.append(f"{label}: SpecError without file/field: {result.text[:200]}")
+    else:
         outcome = "failure"
-        failures.append(f"{label}: {exc.__class__.__name__}: {str(exc)[:200]}")
-    elapsed = time.perf_counter() - start
-    if elapsed > LIMIT_S:
+        stats[(label, "hangs")] += result.kind == "hang"
+        failures.append(f"{label}: {result.kind}: {result.text[-300:]}")
+    if result.seconds > LIMIT_S:
         outcome = "failure"
-        failures.append(f"{label}: took {elapsed:.2f} s")
+        failures.append(f"{label}: took {result.seconds:.2f} s")
     stats[(label, outcome)] += 1
-    stats[(label, "max_ms")] = max(stats[(label, "max_ms")], int(elapsed * 1000))
+    stats[(label, "max_ms")] = max(stats[(label, "max_ms")], int(result.seconds * 1000))
 
 
 def run(examples: int) -> tuple[Counter, list[str]]:
@@ -91,6 +106,8 @@ def run(examples: int) -> tuple[Counter, list[str]]:
                       st.dictionaries(st.text(max_size=8), st.one_of(
                           st.floats(), st.integers(), st.sampled_from(fz.HOSTILE_FORMULAS)), max_size=3)),
             lambda args: problem_from_dict(fz.BASES[args[0]], source=fz.SOURCE, **args[1])),
+        "large structure": (fz.structured_specs(),
+                            lambda spec: problem_from_dict(spec, source=fz.SOURCE)),
     }
     for label, (strategy, call) in campaigns.items():
         _campaign(config, strategy, call, label, stats, failures, fz.SOURCE)
@@ -131,28 +148,119 @@ def _plant(fz, base: str, where: str, formula: str) -> dict:
     return spec
 
 
-def report(stats: Counter, failures: list[str], examples: int, seconds: float) -> str:
+def hostile_files(workdir: Path) -> tuple[list[dict], list[str]]:
+    """Every hostile file: loaded in-process (guarded), then through ``show`` and ``solve``."""
+    rows, failures = [], []
+    for case in hostile_specs.cases(workdir / "hostile"):
+        loaded = hostile_specs.guarded(lambda: load_problem(case.path), HANG_S)
+        row = {"case": case.label, "load_ms": loaded.seconds * 1000, "load": loaded.kind}
+        expected = "ok" if case.solvable else "spec_error"
+        if loaded.kind != expected or loaded.seconds > LIMIT_S:
+            failures.append(f"hostile '{case.label}': load ended in {loaded.kind} after "
+                            f"{loaded.seconds:.2f} s: {loaded.text[-200:]}")
+        for command in ("show", "solve"):
+            extra = (["--steps", "2", "--interior-points", "64", "--quiet", "--out",
+                      str(workdir / "run")] if case.solvable and command == "solve" else [])
+            run = _cli([command, str(case.path), *extra], timeout=300)
+            row[command] = run
+            bad = (run["traceback"] or run["exit"] not in ((0, 2) if case.solvable else (2,))
+                   or (not case.solvable and run["lines"] != 1))
+            if bad:
+                failures.append(f"hostile '{case.label}': spikepde {command} exit {run['exit']}, "
+                                f"{run['lines']} lines, traceback {run['traceback']}")
+        rows.append(row)
+    hostile_specs.remove(hostile_specs.cases(workdir / "hostile"))
+    return rows, failures
+
+
+def _cli(args: list[str], timeout: float = 120) -> dict:
+    """One ``spikepde`` command in a fresh interpreter: exit code, stderr lines, traceback, time."""
+    start = time.perf_counter()
+    try:
+        done = subprocess.run([str(_script()), *args], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"exit": "hang", "lines": 0, "traceback": False, "seconds": timeout}
+    return {"exit": done.returncode, "lines": len(done.stderr.strip().splitlines()),
+            "traceback": "Traceback" in done.stderr, "seconds": time.perf_counter() - start}
+
+
+def _script() -> Path:
+    """The ``spikepde`` console script of this interpreter's environment."""
+    return Path(sys.executable).parent / "spikepde"
+
+
+def startup(repeat: int) -> list[dict]:
+    """Median wall time of the cheap commands against importing torch, interleaved runs."""
+    commands = {"python -c \"import torch\"": [sys.executable, "-c", "import torch"],
+                "spikepde --help": [str(_script()), "--help"],
+                "spikepde list": [str(_script()), "list"],
+                "spikepde solve no_such_problem": [str(_script()), "solve", "no_such_problem"],
+                "spikepde show burgers": [str(_script()), "show", "burgers"]}
+    times = {name: [] for name in commands}
+    for _ in range(repeat):
+        for name, argv in commands.items():
+            start = time.perf_counter()
+            subprocess.run(argv, capture_output=True, timeout=300)
+            times[name].append(time.perf_counter() - start)
+    torch_s = statistics.median(times['python -c "import torch"'])
+    return [{"command": name, "median_s": statistics.median(ts), "min_s": min(ts),
+             "ratio": statistics.median(ts) / torch_s} for name, ts in times.items()]
+
+
+def report(stats: Counter, failures: list[str], examples: int, seconds: float,
+           hostile: list[dict], starts: list[dict], repeat: int) -> str:
     labels = sorted({label for label, _ in stats})
-    lines = ["# Robustness: fuzzed problem specs", "",
+    lines = ["# Robustness: fuzzed problem specs, hostile files, start-up", "",
              "Generated by `OMP_NUM_THREADS=1 python benchmarks/robustness.py "
-             f"--examples {examples}` (hypothesis, derandomised: the same specs every run; "
-             "strategies from `tests/test_fuzz_specs.py`).", "",
-             "| campaign | tried | valid | rejected cleanly (SpecError with file/field) | failures | slowest (ms) |",
-             "|---|---:|---:|---:|---:|---:|"]
+             f"--examples {examples} --repeat {repeat}` on the 2-core machine with nothing else "
+             "running.", "",
+             "## Fuzz campaigns", "",
+             "Hypothesis, derandomised (the same specs every run), strategies from "
+             "`tests/test_fuzz_specs.py`; every example in a forked child killed after "
+             f"{HANG_S:g} s; times include the fork (about 15 ms).", "",
+             "| campaign | tried | valid | rejected cleanly (SpecError with file/field) | failures | hangs | slowest (ms) |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     total = Counter()
     for label in labels:
-        row = {k: stats[(label, k)] for k in ("valid", "rejected", "failure")}
-        tried = sum(row.values())
+        row = {k: stats[(label, k)] for k in ("valid", "rejected", "failure", "hangs")}
+        tried = row["valid"] + row["rejected"] + row["failure"]
         total.update(row)
         lines.append(f"| {label} | {tried} | {row['valid']} | {row['rejected']} | {row['failure']} | "
-                     f"{stats[(label, 'max_ms')]} |")
-    tried = sum(total.values())
+                     f"{row['hangs']} | {stats[(label, 'max_ms')]} |")
+    tried = total["valid"] + total["rejected"] + total["failure"]
+    slowest = max(stats[(label, "max_ms")] for label in labels)
     lines.append(f"| **all** | **{tried}** | {total['valid']} | **{total['rejected']}** | "
-                 f"**{total['failure']}** | |")
-    lines += ["", f"{tried} specs tried in {seconds:.0f} s; {total['rejected']} rejected with a "
-              f"SpecError naming the file (and field), {total['valid']} happened to be valid, "
-              f"{total['failure']} failures (another exception type, no file in the message, or "
-              f"over {LIMIT_S:g} s). No payload was executed (marker file never created)."]
+                 f"**{total['failure']}** | **{total['hangs']}** | {slowest} |")
+    lines += ["", f"{tried} specs tried in {seconds:.0f} s (all three parts); {total['rejected']} "
+              f"rejected with a SpecError naming the file (and field), {total['valid']} happened to "
+              f"be valid, {total['failure']} failures (another exception type, no file in the "
+              f"message, a hang, or over {LIMIT_S:g} s). No payload was executed (marker file "
+              "never created).", "",
+              "## Hostile files", "",
+              "`tests/hostile_specs.py`: load = `load_problem` in-process after start-up (forked "
+              "child, fork included); show / solve = the `spikepde` command in a fresh "
+              "interpreter (exit code, lines on stderr, seconds including start-up). The last "
+              "file is valid: it loads, and `solve --steps 2` must end without a traceback.", "",
+              "| file | load (ms) | load ends in | show: exit, lines, s | solve: exit, lines, s | traceback |",
+              "|---|---:|---|---|---|---|"]
+    for row in hostile:
+        cells = [f"{row[c]['exit']}, {row[c]['lines']}, {row[c]['seconds']:.2f}" for c in ("show", "solve")]
+        traceback = "yes" if row["show"]["traceback"] or row["solve"]["traceback"] else "no"
+        lines.append(f"| {row['case']} | {row['load_ms']:.0f} | {row['load']} | {cells[0]} | "
+                     f"{cells[1]} | {traceback} |")
+    refused = [r for r in hostile if r["load"] == "spec_error"]
+    lines += ["", f"{len(refused)} of {len(hostile)} files refused at load, slowest "
+              f"{max(r['load_ms'] for r in refused):.0f} ms after start-up; slowest command "
+              f"answer {max(r[c]['seconds'] for r in refused for c in ('show', 'solve')):.2f} s "
+              "including start-up.", "",
+              "## Start-up", "",
+              f"Median (and fastest) of {repeat} interleaved runs; ratio = median / median of "
+              "`python -c \"import torch\"` in this run.", "",
+              "| command | median (s) | fastest (s) | ratio to importing torch |",
+              "|---|---:|---:|---:|"]
+    for row in starts:
+        lines.append(f"| `{row['command']}` | {row['median_s']:.3f} | {row['min_s']:.3f} | "
+                     f"{row['ratio']:.3f} |")
     if failures:
         lines += ["", "## Failures", ""] + [f"* {f}" for f in failures[:50]]
     return "\n".join(lines) + "\n"
@@ -161,11 +269,17 @@ def report(stats: Counter, failures: list[str], examples: int, seconds: float) -
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--examples", type=int, default=1000, help="examples per campaign (default 1000)")
+    ap.add_argument("--repeat", type=int, default=5, help="runs per start-up command (default 5)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "robustness.md"))
     args = ap.parse_args(argv)
     start = time.perf_counter()
     stats, failures = run(args.examples)
-    text = report(stats, failures, args.examples, time.perf_counter() - start)
+    workdir = Path(tempfile.mkdtemp(prefix="spikepde-hostile-"))
+    hostile, hostile_failures = hostile_files(workdir)
+    starts = startup(args.repeat)
+    failures += hostile_failures
+    text = report(stats, failures, args.examples, time.perf_counter() - start, hostile, starts,
+                  args.repeat)
     from spikepde.runs import atomic_write_text
 
     atomic_write_text(args.out, text)

@@ -37,6 +37,9 @@ MAX_NODES = 1000
 #: Most parts of a formula once the definitions it names are substituted (each use of a
 #: definition counts its whole formula); a catalogue formula has well under 200.
 MAX_FORMULA_NODES = 5000
+#: Deepest nesting of a formula once the definitions it names are substituted (sympy's own
+#: simplifications on construction grow with the depth of what they combine).
+MAX_FORMULA_DEPTH = 60
 #: Largest absolute value of a numeric exponent.
 MAX_EXPONENT = 64
 #: Largest number of bits in an exact numeric power such as ``2**64`` (keeps sympy integers small).
@@ -144,7 +147,11 @@ def parse_expression(text: str, names: Mapping[str, sympy.Basic], *,
     _check_tree_size(tree, fail)
     try:
         result = _Builder(names, fail).build(tree.body)
-        size = formula_size(result, MAX_FORMULA_NODES)
+        size, depth = formula_size(result, MAX_FORMULA_NODES), formula_depth(result)
+        if depth > MAX_FORMULA_DEPTH:
+            raise fail(f"formula {_shorten(text)!r} nests {depth} levels deep once the definitions "
+                       f"it uses are substituted; at most {MAX_FORMULA_DEPTH} (a long chain of "
+                       "definitions, each built on the last)")
         if size > MAX_FORMULA_NODES:
             raise fail(f"formula {_shorten(text)!r} has more than {MAX_FORMULA_NODES} parts once "
                        "the definitions it uses are substituted (definitions that use earlier "
@@ -183,6 +190,22 @@ def formula_size(expr: sympy.Basic, limit: int | None = None) -> int:
     return sizes[id(expr)]
 
 
+def formula_depth(expr: sympy.Basic) -> int:
+    """The nesting depth of ``expr`` (a leaf is 1), over its distinct nodes."""
+    depths: dict[int, int] = {}
+    stack = [(expr, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in depths:
+            continue
+        if children_done:
+            depths[id(node)] = 1 + max((depths[id(a)] for a in node.args), default=0)
+            continue
+        stack.append((node, True))
+        stack.extend((a, False) for a in node.args if id(a) not in depths)
+    return depths[id(expr)]
+
+
 def _shorten(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -190,17 +213,50 @@ def _shorten(text: str, limit: int = 60) -> str:
 def _check_constants_finite(expr: sympy.Expr, text: str, fail) -> None:
     """Refuse constants that overflow a float (``exp(1000)``) now rather than as an Inf at step 1.
 
-    Each maximal constant sub-expression is evaluated once (its parts are skipped).
+    Each maximal constant sub-expression is evaluated once (its parts are skipped). Which nodes
+    are constant is worked out once per distinct node, bottom-up: sympy's own ``is_number``
+    walks the whole subtree at every node, which is quadratic on a deep formula.
     """
-    walk = sympy.preorder_traversal(expr)
-    for node in walk:
-        if node.is_number:
-            walk.skip()
-            value = complex(node.evalf(17))
-            if not (math.isfinite(value.real) and math.isfinite(value.imag)):
-                raise fail(f"constant {node} in {text!r} is too large for a floating-point number")
-            if value.imag != 0:   # e.g. sqrt(-1): the solvers and surrogates are real-valued
-                raise fail(f"constant {node} in {text!r} is not a real number")
+    constant = _constant_nodes(expr)
+    seen: set[int] = set()
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if not constant[id(node)]:
+            stack.extend(node.args)
+            continue
+        if node.is_Rational or (node.is_Float and math.isfinite(float(node))):
+            continue          # literals were checked when they were read
+        value = complex(node.evalf(17))
+        if not (math.isfinite(value.real) and math.isfinite(value.imag)):
+            raise fail(f"constant {_shorten(str(node))} in {_shorten(text)!r} is too large for a "
+                       "floating-point number")
+        if value.imag != 0:   # e.g. sqrt(-1): the solvers and surrogates are real-valued
+            raise fail(f"constant {_shorten(str(node))} in {_shorten(text)!r} is not a real number")
+
+
+def _constant_nodes(expr: sympy.Basic) -> dict[int, bool]:
+    """``id(node) → whether node is a number`` for every distinct node of ``expr`` (a leaf by
+    its own ``is_number``, any other node when all its arguments are numbers)."""
+    constant: dict[int, bool] = {}
+    stack = [(expr, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in constant:
+            continue
+        if not node.args:
+            constant[id(node)] = bool(node.is_number)
+        elif children_done:
+            constant[id(node)] = (isinstance(node, sympy.Expr) and not isinstance(
+                node, (sympy.Derivative, sympy.core.function.AppliedUndef))
+                and all(constant[id(a)] for a in node.args))
+        else:
+            stack.append((node, True))
+            stack.extend((a, False) for a in node.args if id(a) not in constant)
+    return constant
 
 
 def _check_bracket_depth(text: str, fail) -> None:
