@@ -123,7 +123,8 @@ def test_every_command_has_help_with_examples(command, capsys):
     (["solve", "burgers", "--K", "4"], "--K is for --method fgrad"),     # auto picks lsq here
     (["solve", "burgers", "--lr", "nan"], "lr must be a positive"),
     (["solve", "burgers", "--checkpoint-every", "0"], "checkpoint_every must be >= 1"),
-    (["solve", "burgers", "--interior-points", "0"], "interior_points must be >= 1"),
+    (["solve", "burgers", "--interior-points", "0"], r"interior_points must lie in \[1, 1000000\]"),
+    (["solve", "burgers", "--interior-points", "1000000000"], "of training memory"),
     (["solve", "burgers", "--T", "1.5"], "invalid int value"),
     (["solve", "burgers", "--param", "nu=-1"], "nu"),
     (["solve", "burgers", "--param", "nu=__import__('os')"], "nu"),
