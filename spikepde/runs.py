@@ -151,6 +151,19 @@ class RunDir:
         """Atomically write ``name`` as JSON; returns its path."""
         return None if self.path is None else atomic_write_json(self.path / name, obj)
 
+    def write_arrays(self, name: str, arrays: dict) -> Path | None:
+        """Atomically write ``name`` as an uncompressed ``.npz`` of plain arrays (readable with
+        ``np.load(path, allow_pickle=False)``); returns its path."""
+        if self.path is None:
+            return None
+        import io
+
+        import numpy as np
+
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        return atomic_write_bytes(self.path / name, buffer.getvalue())
+
     def save_checkpoint(self, state: dict, name: str = "checkpoint.pt") -> Path | None:
         """Atomically save a checkpoint; returns its path."""
         return None if self.path is None else save_checkpoint(self.path / name, state)

@@ -63,6 +63,24 @@ def test_every_entry_and_method_reduces_the_error(name, method, tmp_path):
         assert (tmp_path / "run" / f).stat().st_size > 0, f
     state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
     assert state["step"] == opts["steps"]
+    _check_field_file(tmp_path / "run" / "field.npz", r)
+
+
+def _check_field_file(path, r):
+    """field.npz holds the grid and the three fields; its numbers give the reported error."""
+    with np.load(path, allow_pickle=False) as data:
+        names = [str(n) for n in data["axis_names"]]
+        assert names == r.reference.names
+        shape = tuple(len(data[n]) for n in names)
+        assert data["predicted"].shape == data["reference"].shape == data["error"].shape == shape
+        inside = np.isfinite(data["reference"])
+        err, ref = data["error"][inside], data["reference"][inside]
+        assert np.linalg.norm(err) / np.linalg.norm(ref) == pytest.approx(r.metrics["relative_l2"], rel=1e-9)
+        np.testing.assert_array_equal(data["predicted"], r.field_arrays()["predicted"])
+        # the stored prediction is the field itself, evaluated at the grid's points
+        points = r.reference.points()[::97]
+        np.testing.assert_allclose(data["predicted"].reshape(-1)[::97][inside.reshape(-1)[::97]],
+                                   r.field(points)[inside.reshape(-1)[::97]], rtol=1e-5, atol=1e-6)
 
 
 def test_surrogate_is_callable_on_new_points(tmp_path):

@@ -182,7 +182,8 @@ print(f"training time {m['wall_time_s']:.1f} s, spike rate {m['spike_rate']:.2f}
 sorted(r_fgrad.paths)'''),
     md(r"""
 The run directory holds `config.json` (enough to reproduce the run), `metrics.json`,
-`history.json`, `checkpoint.pt` and two pictures. `fields.png` shows the surrogate, the reference
+`history.json`, `checkpoint.pt`, `field.npz` (the prediction, reference and error on the
+evaluation grid, with its axes — the same arrays as `r.field_arrays()`) and two pictures. `fields.png` shows the surrogate, the reference
 and the **pointwise error**, so you can see *where* the surrogate is wrong (with this tiny budget:
 everywhere near the shock).
 """),

@@ -8,7 +8,8 @@
 The flow is one-directional: compile the problem → sample the training points → build the
 method's trainer (looked up in :data:`~spikepde.train.registry.TRAINERS`) → train (progress bar,
 periodic atomic checkpoints, NaN guard; :mod:`.loop`) → evaluate on the reference grid → write
-``config.json``, ``metrics.json``, ``history.json``, ``checkpoint.pt`` and the plots. One seed
+``config.json``, ``metrics.json``, ``history.json``, ``checkpoint.pt``, ``field.npz`` (the
+prediction, reference and error on the evaluation grid, with its axes) and the plots. One seed
 drives initialisation, sampling and perturbation directions, so the same seed gives the same
 numbers; ``resume=True`` continues an interrupted run to the same result.
 """
@@ -60,6 +61,13 @@ class RunResult:
     problem: Any = None
     reference: Any = None
     predicted: Any = None
+
+    def field_arrays(self) -> dict[str, np.ndarray]:
+        """The field on the evaluation grid, as written to ``field.npz``: one 1-D array per
+        axis (``x``, ``t``, …, space first), ``axis_names``, and ``predicted``, ``reference``
+        and ``error`` (predicted − reference) shaped like the grid (``ij`` indexing; NaN outside
+        a non-box domain)."""
+        return field_arrays(self.reference, self.predicted)
 
     @property
     def surrogate(self) -> TrainedField:
@@ -190,6 +198,20 @@ def _run(problem, cfg: SolveConfig, run: RunDir, state: dict | None, quiet: bool
     return RunResult(metrics, field, paths, history, cfg, problem, reference, predicted)
 
 
+def field_arrays(reference, predicted) -> dict[str, np.ndarray]:
+    """Axes, prediction, reference and error on the reference grid (see
+    :meth:`RunResult.field_arrays`)."""
+    predicted = np.asarray(predicted, dtype=np.float64).reshape(reference.shape)
+    predicted = np.where(reference.mask(), predicted, np.nan)
+    data_keys = ("axis_names", "predicted", "reference", "error")
+    # a variable named like a data array (a user may call one 'error') keeps its axis apart
+    arrays = {(f"axis_{name}" if name in data_keys else name): axis
+              for name, axis in reference.axes.items()}
+    arrays.update(axis_names=np.array(reference.names), predicted=predicted,
+                  reference=reference.values, error=predicted - reference.values)
+    return arrays
+
+
 def _error_probe(trainer, reference, stride: int = 7):
     """Relative L2 on every ``stride``-th reference point (cheap enough to log along a run)."""
     points = reference.points()[::stride]
@@ -209,6 +231,7 @@ def _write_outputs(run: RunDir, metrics, history, reference, predicted, problem,
     paths = {"config": run.file("config.json"), "checkpoint": run.file("checkpoint.pt")}
     paths["metrics"] = run.write_json("metrics.json", metrics)
     paths["history"] = run.write_json("history.json", history)
+    paths["field"] = run.write_arrays("field.npz", field_arrays(reference, predicted))
     if not cfg.plots:   # parameter studies skip the plots: they cost more than a tiny solve
         return paths
     title = f"{problem.name} — {cfg.method}: relative L2 {metrics['relative_l2']:.3g}"
