@@ -103,9 +103,9 @@ def test_periodic_pairs_match_except_the_periodic_coordinate():
 
 def test_neumann_uses_the_outward_normal():
     spec = {"name": "n", "title": "n", "variables": {"space": ["x"]}, "domain": {"x": [0, 1]},
-            "pde": {"residual": "u_xx"},
+            "pde": {"residual": "u_xx - 2"},
             "conditions": [{"kind": "neumann", "on": ["x_min", "x_max"], "value": "1"}],
-            "reference": {"exact": "x", "grid": {"x": 3}}}
+            "reference": {"exact": "(x - 0.5)**2", "grid": {"x": 3}}}   # outward slope 1 at both ends
     compiled = compile_problem(problem_from_dict(spec), dtype=torch.float64, hard_constraints=False)
     (neumann,) = compiled.conditions
     X = torch.tensor([[0.0], [1.0]], dtype=torch.float64)

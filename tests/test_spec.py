@@ -239,7 +239,9 @@ def test_operator_and_periodic_conditions_validate():
     with pytest.raises(SpecError, match="not used"):
         problem_from_dict(spec)
     ok = mutated("conditions", [{"kind": "periodic", "on": ["x_min", "x_max"], "derivatives": 1},
-                                {"kind": "operator", "on": "t_min", "residual": "u_t"}])
+                                {"kind": "operator", "on": "t_min", "residual": "u_t",
+                                 "value": "-4*a*pi**2*cos(2*pi*x)"}])
+    ok["reference"]["exact"] = "exp(-4*a*pi**2*t)*cos(2*pi*x)"   # periodic, with that u_t
     problem = problem_from_dict(ok)
     assert problem.conditions[0].derivatives == 1
 

@@ -15,6 +15,7 @@ import sympy
 
 from spikepde.errors import SpecError
 from spikepde.problem.catalogue import PROBLEM_NAME
+from spikepde.problem.consistency import check_exact
 from spikepde.problem.limits import (BYTES_PER_TRAINING_POINT, GRID_BYTES_PER_INPUT,
                                      MAX_CONDITIONS, MAX_COVERAGE_CELLS, MAX_DEFINITIONS,
                                      MAX_EXCLUDED_BOXES, MAX_GRID_POINTS, MAX_LITERATURE,
@@ -151,7 +152,7 @@ class Loader:
         if "hard_constraint" in spec:
             hard = self.hard_constraint(spec["hard_constraint"], plain, conditions, symbols,
                                         parameters, param_symbols, domain, excluded)
-        return Problem(
+        problem = Problem(
             name=name, title=self.string(spec["title"], "title"),
             description=self.string(spec.get("description", ""), "description").strip(),
             space=space, time=time, output=output, symbols=symbols, u=u, domain=domain,
@@ -160,6 +161,8 @@ class Loader:
             budget=self.budget(spec.get("budget", {})),
             literature=self.literature(spec.get("literature", [])),
             data_only=data_only, source=self.file, spec=spec, hard_constraint=hard, origin=self.origin)
+        check_exact(problem, self.error)
+        return problem
 
     def hard_constraint(self, value, plain, conditions, symbols, parameters, param_symbols,
                         domain, excluded):
