@@ -14,7 +14,7 @@ from typing import Any
 import sympy
 
 from spikepde.errors import SpecError
-from spikepde.problem.catalogue import PROBLEM_NAME
+from spikepde.problem.catalogue import PROBLEM_NAME, locate, read_spec_file
 from spikepde.problem.consistency import check_exact
 from spikepde.problem.limits import (BYTES_PER_TRAINING_POINT, GRID_BYTES_PER_INPUT,
                                      MAX_CONDITIONS, MAX_COVERAGE_CELLS, MAX_DEFINITIONS,
@@ -25,6 +25,7 @@ from spikepde.problem.limits import (BYTES_PER_TRAINING_POINT, GRID_BYTES_PER_IN
 from spikepde.problem.expr import RESERVED_NAMES, parse_expression
 from spikepde.problem.problem import (CONDITION_KINDS, REFERENCE_SOLVERS, Condition, Face,
                                       GridAxis, Parameter, Problem, ReferenceSpec)
+from spikepde.problem.solver_match import check_solver_problem
 
 #: Highest total derivative order that gets a name such as ``u_xxxx``.
 MAX_DERIVATIVE_ORDER = 4
@@ -51,9 +52,10 @@ _FACE_NAME = re.compile(r"^(?:exclude\[(\d+)\]\.)?([A-Za-z][A-Za-z0-9]*)_(min|ma
 class Loader:
     """Validates one spec and builds the Problem; every error carries the file and field."""
 
-    def __init__(self, source: str, origin: str | None = None):
+    def __init__(self, source: str, origin: str | None = None, *, match_solver: bool = True):
         self.file = source
         self.origin = origin
+        self.match_solver = match_solver    # off while loading the entry a solver is matched to
 
     # ------------------------------------------------------------------------- helpers
     def error(self, field: str | None, message: str) -> SpecError:
@@ -162,7 +164,18 @@ class Loader:
             literature=self.literature(spec.get("literature", [])),
             data_only=data_only, source=self.file, spec=spec, hard_constraint=hard, origin=self.origin)
         check_exact(problem, self.error)
+        if reference.solver is not None and self.match_solver:
+            check_solver_problem(problem, self.solver_entry(reference.solver, parameters),
+                                 self.error)
         return problem
+
+    def solver_entry(self, solver: str, parameters: Mapping[str, Parameter]) -> Problem:
+        """The catalogue problem ``solver`` solves, with this file's values of its parameters."""
+        path, origin = locate(REFERENCE_SOLVERS[solver])
+        spec = read_spec_file(path)
+        known = spec.get("parameters", {})
+        overrides = {n: p.value for n, p in parameters.items() if n in known}
+        return Loader(str(path), origin, match_solver=False).load(spec, overrides)
 
     def hard_constraint(self, value, plain, conditions, symbols, parameters, param_symbols,
                         domain, excluded):

@@ -21,8 +21,11 @@ CONDITION_KINDS = ("initial", "dirichlet", "neumann", "periodic", "operator")
 #: The names ``reference.solver`` may take: the registered reference solvers
 #: (:data:`spikepde.reference.solvers.SOLVERS`, which sits above this layer and is checked
 #: against this list when imported), so a file is judged at load time, by ``show`` as by ``solve``.
-REFERENCE_SOLVERS = ("allen_cahn_spectral", "burgers_cole_hopf", "kdv_spectral",
-                     "poisson_lshape_fd", "reaction_diffusion_mol")
+#: Each solver computes the solution of one catalogue entry (with the file's parameter values), so
+#: a file naming it must be that entry's problem (:mod:`spikepde.problem.solver_match`).
+REFERENCE_SOLVERS = {"allen_cahn_spectral": "allen_cahn", "burgers_cole_hopf": "burgers",
+                     "kdv_spectral": "kdv", "poisson_lshape_fd": "poisson_lshape",
+                     "reaction_diffusion_mol": "reaction_diffusion"}
 
 
 @dataclass(frozen=True)
