@@ -5,6 +5,8 @@ from typing import TYPE_CHECKING
 
 import sympy
 
+from spikepde.problem.problem import REFERENCE_SOLVERS
+
 if TYPE_CHECKING:
     from spikepde.problem.problem import Problem
 
@@ -59,8 +61,11 @@ def describe(problem: "Problem", unicode: bool = True) -> str:
     ref = problem.reference
     if problem.exact is not None and not problem.data_only:
         lines.append(_indent(pp(sympy.Eq(sympy.Symbol(problem.output), problem.exact))))
+        lines.append("  (checked at load: satisfies the PDE and conditions at these parameters)")
     if ref.solver:
-        lines.append(f"  solver: {ref.solver}")
+        entry = REFERENCE_SOLVERS[ref.solver]
+        lines.append(f"  solver: {ref.solver} (the solution of the catalogue's '{entry}' problem; "
+                     "checked at load: this file is that problem)")
     lines.append("  grid: " + ", ".join(
         f"{v} {a.n} points in [{_fmt(a.lo)}, {_fmt(a.hi)}{']' if a.endpoint else ')'}"
         for v, a in ref.grid.items()))
