@@ -374,11 +374,14 @@ def _report(metrics, paths, args) -> int:
         print(json.dumps({"metrics": metrics, "paths": {k: str(v) for k, v in paths.items()}},
                          indent=2, default=str))
         return 0
-    keys = ["problem", "method", "relative_l2", "max_abs_error", "accuracy", "wall_time_s", "steps",
+    keys = ["problem", "method", "relative_l2", "max_abs_error", "accuracy", "reference",
+            "strong_residual_rms", "weak_residual_rms", "condition_rms", "wall_time_s", "steps",
             "spike_rate", "synaptic_ops_per_sample", "energy_pj_per_sample"]
     for k in keys:
         if k in metrics:
             v = metrics[k]
+            if isinstance(v, dict):        # condition_rms: one number per condition
+                v = ", ".join(f"{name} {x:.3g}" for name, x in v.items()) or "none measured"
             print(f"{k:>24}: {v:.4g}" if isinstance(v, float) else f"{k:>24}: {v}")
     if paths:
         print(f"{'written to':>24}: {Path(next(iter(paths.values()))).parent}")

@@ -50,9 +50,41 @@ def _heat(ax, x, y, values, title, xlabel, ylabel, cmap, label, vmin=None, vmax=
     ax.figure.colorbar(mesh, ax=ax, label=label)
 
 
+def plot_prediction(grid: ReferenceSolution, predicted: np.ndarray, path, *, title: str = "",
+                    output: str = "u", n_slices: int = 4) -> Path:
+    """Save a figure of ``predicted`` on ``grid`` (a problem without a reference): a line in
+    1-D, a heatmap in 2-D, heatmaps at ``n_slices`` times beyond."""
+    names = grid.names
+    axes = list(grid.axes.values())
+    pred = np.where(np.isfinite(grid.values), np.asarray(predicted).reshape(grid.values.shape), np.nan)
+    if len(names) == 1:
+        fig, a0 = new_figure(1, 1, figsize=(6, 3.6))
+        a0.plot(axes[0], pred, "r-")
+        a0.set_xlabel(names[0]); a0.set_ylabel(output); a0.set_title("surrogate (no reference)")
+        description = f"1-D: the surrogate over {names[0]} (no reference known)"
+    else:
+        times = ([None] if len(names) == 2 else
+                 np.linspace(0, len(axes[-1]) - 1, min(n_slices, len(axes[-1]))).round().astype(int))
+        fig, ax = new_figure(1, len(times), figsize=(5 * len(times), 4), squeeze=False)
+        lo, hi = np.nanmin(pred), np.nanmax(pred)
+        for a, k in zip(ax[0], times):
+            vals = pred if k is None else pred[:, :, k] if len(names) == 3 else \
+                pred[(slice(None), slice(None)) + (0,) * (len(names) - 3) + (k,)]   # 4-D: first slice
+            label = "surrogate" if k is None else f"surrogate, {names[-1]} = {axes[-1][k]:.3g}"
+            _heat(a, axes[0], axes[1], vals, label, names[0], names[1], "RdBu_r", output, lo, hi)
+        description = (f"heatmaps of the surrogate over ({names[0]}, {names[1]}) "
+                       "(no reference known)")
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, path, title=title or "surrogate", description=description)
+
+
 def plot_fields(reference: ReferenceSolution, predicted: np.ndarray, path, *, title: str = "",
                 output: str = "u", n_slices: int = 4) -> Path:
     """Save a figure comparing ``predicted`` with ``reference`` (same grid) to ``path``."""
+    if reference.meta.get("grid_only"):      # no reference: the prediction alone
+        return plot_prediction(reference, predicted, path, title=title, output=output,
+                               n_slices=n_slices)
     names = reference.names
     axes = list(reference.axes.values())
     ref, pred = reference.values, np.asarray(predicted).reshape(reference.values.shape)

@@ -127,8 +127,7 @@ class Loader:
 
     # ------------------------------------------------------------------------- load
     def load(self, spec: dict[str, Any], overrides: Mapping[str, Any]) -> Problem:
-        spec = self.table(spec, None, _TOP_KEYS, required=("name", "title", "variables", "domain",
-                                                            "reference"))
+        spec = self.table(spec, None, _TOP_KEYS, required=("name", "title", "variables", "domain"))
         kind = self.string(spec.get("kind", "pde"), "kind")
         if kind not in _PROBLEM_KINDS:
             raise self.error("kind", f"expected one of {', '.join(_PROBLEM_KINDS)}, found {kind!r}")
@@ -149,7 +148,7 @@ class Loader:
                                                self.error)}
         residuals, conditions = self.pde_part(spec, data_only, with_u, plain, u, domain,
                                               excluded, space, time)
-        exact, reference = self.reference(spec["reference"], plain, inputs, domain, data_only)
+        exact, reference = self.reference(spec.get("reference"), plain, inputs, domain, data_only)
         hard = None
         if "hard_constraint" in spec:
             hard = self.hard_constraint(spec["hard_constraint"], plain, conditions, symbols,
@@ -494,6 +493,14 @@ class Loader:
                                         "space variable, e.g. [\"x_min\", \"x_max\"]")
 
     def reference(self, value, names, inputs, domain, data_only):
+        """``[reference]``, or without it (a PDE nobody has solved) no reference: the evaluation
+        grid is then :func:`default_grid` and runs report residual metrics only."""
+        if value is None:
+            if data_only:
+                raise self.error("reference", "a regression problem needs [reference] with the "
+                                              "target function as 'exact'")
+            return None, ReferenceSpec(solver=None, grid=default_grid(domain, inputs),
+                                       has_exact=False, notes="")
         table = self.table(value, "reference", {"exact", "solver", "grid", "notes"},
                            required=("grid",))
         if "exact" not in table and "solver" not in table:
@@ -578,6 +585,13 @@ class Loader:
 
 
 # ============================================================================= free helpers
+def default_grid(domain, inputs) -> dict[str, GridAxis]:
+    """The evaluation grid of a problem without a reference: about 40 000 points, uniform,
+    between 21 and 401 per axis."""
+    n = min(401, max(21, round(40_000 ** (1 / len(inputs)))))
+    return {v: GridAxis(n=n, lo=domain[v][0], hi=domain[v][1], endpoint=True) for v in inputs}
+
+
 def _join(field: str | None, key: str) -> str:
     return f"{field}.{key}" if field else key
 

@@ -59,6 +59,9 @@ def describe(problem: "Problem", unicode: bool = True) -> str:
             lines.append(f"  {p.name} = {_fmt(p.value)}{note}  {p.description}".rstrip())
     lines += ["", "Reference"]
     ref = problem.reference
+    if not problem.has_reference:
+        lines.append("  none: residual metrics only (the PDE residual of the trained field, strong "
+                     "and weak, and each condition's violation)")
     if problem.exact is not None and not problem.data_only:
         lines.append(_indent(pp(sympy.Eq(sympy.Symbol(problem.output), problem.exact))))
         lines.append("  (checked at load: satisfies the PDE and conditions at these parameters)")

@@ -199,6 +199,12 @@ class Problem:
         return tuple(self.symbols[n] for n in self.input_names)
 
     @property
+    def has_reference(self) -> bool:
+        """Whether a trusted solution is known (a closed form or a named solver); without one
+        a run reports residual metrics only."""
+        return self.exact is not None or self.reference.solver is not None
+
+    @property
     def dim(self) -> int:
         """Number of input columns d."""
         return len(self.input_names)

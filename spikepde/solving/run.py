@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError
-from ..evaluate import evaluate
+from ..evaluate import evaluate, grid_without_reference, residual_metrics
 from ..fields import TrainedField
 from ..plotting import plot_fields, plot_loss
 from ..problem.compile import compile_problem
@@ -66,7 +66,7 @@ class RunResult:
         """The field on the evaluation grid, as written to ``field.npz``: one 1-D array per
         axis (``x``, ``t``, …, space first), ``axis_names``, and ``predicted``, ``reference``
         and ``error`` (predicted − reference) shaped like the grid (``ij`` indexing; NaN outside
-        a non-box domain)."""
+        a non-box domain). A problem without a reference has ``predicted`` only."""
         return field_arrays(self.reference, self.predicted)
 
     @property
@@ -147,7 +147,8 @@ def _run(problem, cfg: SolveConfig, run: RunDir, state: dict | None, quiet: bool
     trainer_cls = TRAINERS[cfg.method]
     compiled = compile_problem(problem, dtype=getattr(torch, cfg.dtype), device=cfg.device,
                                hard_constraints=cfg.hard_constraints and trainer_cls.uses_output_transform)
-    reference = get_reference(problem)   # computed (or read from the cache) before training
+    # computed (or read from the cache) before training; without one, the grid only
+    reference = get_reference(problem) if problem.has_reference else grid_without_reference(problem)
     generator = torch.Generator().manual_seed(cfg.seed)
     points = TrainingPoints.sample(compiled, generator, interior=cfg.interior_points)
     cfg.residual_form = choose_residual_form(cfg, compiled)
@@ -176,10 +177,12 @@ def _run(problem, cfg: SolveConfig, run: RunDir, state: dict | None, quiet: bool
     if run and state is None:
         run.write_json("config.json", dataclasses.asdict(cfg))
 
-    log = Logger(history, trainer, _error_probe(trainer, reference) if cfg.track_error else None)
+    track = cfg.track_error and problem.has_reference
+    log = Logger(history, trainer, _error_probe(trainer, reference) if track else None)
     checkpoint = Checkpointer(run, trainer, history, cfg.method)
     if state is None:
-        history["initial_relative_l2"] = evaluate(trainer.trained_field(), reference)[0]["relative_l2"]
+        history["initial_relative_l2"] = (evaluate(trainer.trained_field(), reference)[0]["relative_l2"]
+                                          if problem.has_reference else None)
         log(0, 0.0)          # the loss terms of the initial model (step 0)
         checkpoint(0, 0.0)   # a divergence before the first periodic checkpoint still leaves one
     else:
@@ -194,6 +197,8 @@ def _run(problem, cfg: SolveConfig, run: RunDir, state: dict | None, quiet: bool
                    parameters=problem.param_values(),
                    n_params=int(sum(p.numel() for p in trainer.params.values())))
     metrics.update(trainer.diagnostics())   # method-specific (ADMM's residuals, fgrad's cost, ...)
+    if not problem.has_reference:           # what can be known without a solution
+        metrics.update(residual_metrics(field, compiled, seed=cfg.seed + 1))
     paths = _write_outputs(run, metrics, history, reference, predicted, problem, cfg)
     return RunResult(metrics, field, paths, history, cfg, problem, reference, predicted)
 
@@ -203,12 +208,14 @@ def field_arrays(reference, predicted) -> dict[str, np.ndarray]:
     :meth:`RunResult.field_arrays`)."""
     predicted = np.asarray(predicted, dtype=np.float64).reshape(reference.shape)
     predicted = np.where(reference.mask(), predicted, np.nan)
+    known = not reference.meta.get("grid_only")      # no reference: the prediction alone
     data_keys = ("axis_names", "predicted", "reference", "error")
     # a variable named like a data array (a user may call one 'error') keeps its axis apart
     arrays = {(f"axis_{name}" if name in data_keys else name): axis
               for name, axis in reference.axes.items()}
-    arrays.update(axis_names=np.array(reference.names), predicted=predicted,
-                  reference=reference.values, error=predicted - reference.values)
+    arrays.update(axis_names=np.array(reference.names), predicted=predicted)
+    if known:
+        arrays.update(reference=reference.values, error=predicted - reference.values)
     return arrays
 
 
@@ -234,7 +241,8 @@ def _write_outputs(run: RunDir, metrics, history, reference, predicted, problem,
     paths["field"] = run.write_arrays("field.npz", field_arrays(reference, predicted))
     if not cfg.plots:   # parameter studies skip the plots: they cost more than a tiny solve
         return paths
-    title = f"{problem.name} — {cfg.method}: relative L2 {metrics['relative_l2']:.3g}"
+    title = (f"{problem.name} — {cfg.method}: relative L2 {metrics['relative_l2']:.3g}"
+             if problem.has_reference else f"{problem.name} — {cfg.method} (no reference)")
     paths["error_plot"] = plot_fields(reference, predicted, run.file("fields.png"), title=title)
     paths["loss_plot"] = plot_loss(history, run.file("loss.png"), title=f"{problem.name} — {cfg.method}")
     if metrics.get("convergence"):

@@ -1,0 +1,110 @@
+"""A PDE nobody has solved: a problem file without [reference] solves, and reports residual
+metrics (the PDE residual of the trained field, strong and weak, and each condition's violation)
+instead of an error against a solution."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import spikepde
+from spikepde.errors import SpecError
+from spikepde.evaluate import residual_metrics
+from spikepde.problem import compile_problem, load_problem, problem_from_dict
+
+NONLINEAR_HEAT = """
+name = "nonlinear_heat"
+title = "1-D nonlinear heat equation u_t = ((1 + u^2) u_x)_x"
+[variables]
+space = ["x"]
+time = "t"
+[domain]
+x = [0.0, 1.0]
+t = [0.0, 0.5]
+[pde]
+residual = "u_t - (1 + u**2)*u_xx - 2*u*u_x**2"
+[[conditions]]
+kind = "initial"
+value = "sin(pi*x)"
+[[conditions]]
+kind = "dirichlet"
+on = "boundary"
+value = "0"
+"""
+
+
+@pytest.fixture
+def user_file(tmp_path):
+    path = tmp_path / "nonlinear_heat.toml"
+    path.write_text(NONLINEAR_HEAT)
+    return path
+
+
+def test_a_file_without_reference_loads_with_a_default_grid(user_file):
+    problem = load_problem(user_file)
+    assert not problem.has_reference and problem.exact is None
+    assert {v: a.n for v, a in problem.reference.grid.items()} == {"x": 200, "t": 200}
+    assert "none: residual metrics only" in problem.pretty()
+    assert load_problem("heat1d").has_reference and load_problem("burgers").has_reference
+
+
+def test_regression_still_needs_its_target():
+    spec = {"name": "r", "title": "r", "kind": "regression", "variables": {"space": ["x"]},
+            "domain": {"x": [0, 1]}}
+    with pytest.raises(SpecError, match="regression problem needs") as info:
+        problem_from_dict(spec)
+    assert info.value.field == "reference"
+
+
+class _Field:
+    """A field given by a formula (stands in for a trained one: residual_metrics reads values)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def predict(self, points):
+        points = np.asarray(points, dtype=np.float64)
+        return self.fn(points[:, 0], points[:, 1])
+
+
+def test_residual_metrics_vanish_for_the_solution_and_not_for_a_wrong_field():
+    compiled = compile_problem(load_problem("heat1d"), dtype=torch.float64, hard_constraints=False)
+    exact = _Field(lambda x, t: np.exp(-0.1 * np.pi ** 2 * t) * np.sin(np.pi * x))
+    good = residual_metrics(exact, compiled)
+    assert good["strong_residual_rms"] < 2e-4            # central differences: O(h²), h = 0.01
+    assert good["weak_residual_rms"] < 2e-4              # midpoint quadrature of the tests
+    assert max(good["condition_rms"].values()) < 1e-12
+    wrong = residual_metrics(_Field(lambda x, t: np.sin(np.pi * x)), compiled)   # does not decay
+    assert wrong["strong_residual_rms"] > 0.3 and wrong["weak_residual_rms"] > 0.1
+    assert wrong["condition_rms"]["c0_initial"] < 1e-12 and wrong["condition_rms"]["c1_dirichlet"] < 1e-12
+    assert wrong["weak_residual_rms"] > 1e3 * good["weak_residual_rms"]
+
+
+def test_a_user_pde_without_reference_solves_end_to_end(user_file, tmp_path):
+    r = spikepde.solve(user_file, method="bptt", steps=3, width=16, T=4, interior_points=64,
+                       out=tmp_path / "run", quiet=True)
+    m = r.metrics
+    assert m["reference"] == "none" and "relative_l2" not in m
+    assert np.isfinite(m["strong_residual_rms"]) and m["weak_residual_rms"] is None
+    assert m["weak_residual_note"].startswith("weak form:")    # u² u_xx: not integrable by parts here
+    assert set(m["condition_rms"]) == {"c0_initial", "c1_dirichlet"}
+    with np.load(tmp_path / "run" / "field.npz", allow_pickle=False) as data:
+        assert set(data.files) == {"x", "t", "axis_names", "predicted"}
+        assert data["predicted"].shape == (200, 200) and np.isfinite(data["predicted"]).all()
+    assert (tmp_path / "run" / "fields.png").stat().st_size > 0
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert saved["condition_rms"] == m["condition_rms"]
+
+
+def test_the_cli_reports_residual_metrics(user_file, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "spikepde.cli", "solve", str(user_file), "--method",
+                           "bptt", "--steps", "2", "--width", "16", "--T", "4", "--interior-points",
+                           "64", "--quiet", "--out", str(tmp_path / "run")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "reference: none" in done.stdout and "strong_residual_rms" in done.stdout
+    assert "relative_l2" not in done.stdout
