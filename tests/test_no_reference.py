@@ -108,3 +108,20 @@ def test_the_cli_reports_residual_metrics(user_file, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "reference: none" in done.stdout and "strong_residual_rms" in done.stdout
     assert "relative_l2" not in done.stdout
+
+
+@pytest.mark.parametrize("name", ["poisson_lshape", "heat2d"])
+def test_the_prediction_alone_is_plotted_in_two_and_three_dimensions(name, tmp_path):
+    import tomllib
+
+    from spikepde.evaluate import grid_without_reference
+    from spikepde.plotting import plot_fields
+    from spikepde.problem.catalogue import catalogue_dir
+
+    spec = tomllib.loads((catalogue_dir() / f"{name}.toml").read_text())
+    spec.pop("reference")
+    spec.pop("hard_constraint", None)
+    grid = grid_without_reference(problem_from_dict(spec))
+    assert np.isnan(grid.values).any() == (name == "poisson_lshape")     # NaN in the excluded box
+    path = plot_fields(grid, np.ones(grid.shape), tmp_path / "f.png", title=name)
+    assert path.stat().st_size > 1000
