@@ -37,7 +37,7 @@ def check_exact(problem, error) -> None:
     rng = np.random.default_rng(0)
     for i, residual in enumerate(problem.residuals):
         where = "the PDE residual" + (f" {i}" if len(problem.residuals) > 1 else "")
-        _check(problem, residual, _points(problem, rng), where, error)
+        _check(problem, residual, box_points(problem, rng), where, error)
     for k, condition in enumerate(problem.conditions):
         for face in condition.faces:
             box = problem.excluded[face.box] if face.box is not None else problem.domain
@@ -47,7 +47,7 @@ def check_exact(problem, error) -> None:
                 _check_periodic(problem, condition, rng, where, error)
                 break
             residual = condition.residual_expression(problem.u, face, problem.symbols)
-            _check(problem, residual, _points(problem, rng, fixed), where, error)
+            _check(problem, residual, box_points(problem, rng, fixed=fixed), where, error)
 
 
 def _check(problem, residual, points, where, error) -> None:
@@ -68,7 +68,7 @@ def _check_periodic(problem, condition, rng, where, error) -> None:
     var = condition.faces[0].variable
     symbol = problem.symbols[var]
     lo, hi = problem.domain[var]
-    points = _points(problem, rng, {var: lo})
+    points = box_points(problem, rng, fixed={var: lo})
     points_hi = points.copy()
     points_hi[:, problem.input_names.index(var)] = hi
     for order in range(condition.derivatives + 1):
@@ -122,9 +122,10 @@ def _substitute(problem, expr):
     return expr.xreplace(replacements)
 
 
-def _points(problem, rng, fixed=None) -> np.ndarray:
-    """:data:`POINTS` uniform points of the domain's box, with ``fixed`` coordinates set."""
-    columns = [rng.uniform(*problem.domain[name], POINTS) for name in problem.input_names]
+def box_points(problem, rng, n: int = POINTS, fixed=None) -> np.ndarray:
+    """``n`` uniform points of the domain's box (input columns), with ``fixed`` coordinates set
+    (``{"t": 0.0}``: points of the face t = 0)."""
+    columns = [rng.uniform(*problem.domain[name], n) for name in problem.input_names]
     points = np.stack(columns, axis=1)
     for name, value in (fixed or {}).items():
         points[:, problem.input_names.index(name)] = value

@@ -168,41 +168,42 @@ def parse_expression(text: str, names: Mapping[str, sympy.Basic], *,
     return result
 
 
+def _distinct_postorder(expr: sympy.Basic):
+    """Every distinct node of ``expr`` (by identity) once, after its arguments: the walk the
+    size, depth and constant-node counts share, linear in the distinct nodes however often a
+    shared sub-expression is used."""
+    done: set[int] = set()
+    stack = [(expr, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in done:
+            continue
+        if children_done:
+            done.add(id(node))
+            yield node
+            continue
+        stack.append((node, True))
+        stack.extend((arg, False) for arg in node.args if id(arg) not in done)
+
+
 def formula_size(expr: sympy.Basic, limit: int | None = None) -> int:
     """The number of nodes of ``expr`` written out as a tree (a shared sub-expression counts at
     every place it appears), computed over the distinct nodes only, so a formula whose written
     size doubles with every definition in a chain is measured in linear time. With ``limit``
     the count stops early once it passes the limit (returning a value above it)."""
     sizes: dict[int, int] = {}
-    stack = [(expr, False)]
-    while stack:
-        node, children_done = stack.pop()
-        key = id(node)
-        if key in sizes:
-            continue
-        if children_done:
-            sizes[key] = 1 + sum(sizes[id(arg)] for arg in node.args)
-            if limit is not None and sizes[key] > limit:
-                return sizes[key]
-            continue
-        stack.append((node, True))
-        stack.extend((arg, False) for arg in node.args if id(arg) not in sizes)
+    for node in _distinct_postorder(expr):
+        sizes[id(node)] = 1 + sum(sizes[id(arg)] for arg in node.args)
+        if limit is not None and sizes[id(node)] > limit:
+            return sizes[id(node)]
     return sizes[id(expr)]
 
 
 def formula_depth(expr: sympy.Basic) -> int:
     """The nesting depth of ``expr`` (a leaf is 1), over its distinct nodes."""
     depths: dict[int, int] = {}
-    stack = [(expr, False)]
-    while stack:
-        node, children_done = stack.pop()
-        if id(node) in depths:
-            continue
-        if children_done:
-            depths[id(node)] = 1 + max((depths[id(a)] for a in node.args), default=0)
-            continue
-        stack.append((node, True))
-        stack.extend((a, False) for a in node.args if id(a) not in depths)
+    for node in _distinct_postorder(expr):
+        depths[id(node)] = 1 + max((depths[id(a)] for a in node.args), default=0)
     return depths[id(expr)]
 
 
@@ -242,20 +243,13 @@ def _constant_nodes(expr: sympy.Basic) -> dict[int, bool]:
     """``id(node) → whether node is a number`` for every distinct node of ``expr`` (a leaf by
     its own ``is_number``, any other node when all its arguments are numbers)."""
     constant: dict[int, bool] = {}
-    stack = [(expr, False)]
-    while stack:
-        node, children_done = stack.pop()
-        if id(node) in constant:
-            continue
+    for node in _distinct_postorder(expr):
         if not node.args:
             constant[id(node)] = bool(node.is_number)
-        elif children_done:
+        else:
             constant[id(node)] = (isinstance(node, sympy.Expr) and not isinstance(
                 node, (sympy.Derivative, sympy.core.function.AppliedUndef))
                 and all(constant[id(a)] for a in node.args))
-        else:
-            stack.append((node, True))
-            stack.extend((a, False) for a in node.args if id(a) not in constant)
     return constant
 
 

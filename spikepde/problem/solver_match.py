@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import sympy
 
+from spikepde.problem.consistency import box_points
 from spikepde.problem.numeric import build_evaluator, derivative_index
 
 #: Agreement asked of two residuals (after the best constant factor) or two condition values.
@@ -41,7 +42,7 @@ def check_solver_problem(problem, entry, error) -> None:
         raise refuse("number of PDE residuals differs")
     rng = np.random.default_rng(0)
     for mine, theirs in zip(problem.residuals, entry.residuals):
-        if not _proportional(problem, mine, entry, theirs, _points(problem, rng), rng):
+        if not _proportional(problem, mine, entry, theirs, box_points(problem, rng, POINTS), rng):
             raise refuse(f"PDE ({problem.residual_text()}) is not the solver's "
                          f"({entry.residual_text()})")
     if sorted(map(_condition_key, problem.conditions)) != sorted(map(_condition_key, entry.conditions)):
@@ -50,7 +51,8 @@ def check_solver_problem(problem, entry, error) -> None:
         mine = next(c for c in problem.conditions if _condition_key(c) == _condition_key(theirs))
         for face in theirs.faces:
             box = problem.excluded[face.box] if face.box is not None else problem.domain
-            points = _points(problem, rng, {face.variable: box[face.variable][0 if face.side == "min" else 1]})
+            where = box[face.variable][0 if face.side == "min" else 1]
+            points = box_points(problem, rng, POINTS, {face.variable: where})
             if theirs.kind == "periodic":
                 continue
             same = _proportional(problem, mine.residual_expression(problem.u, face, problem.symbols),
@@ -92,14 +94,6 @@ def _evaluate(problem, expr, points, fields):
 
 def _condition_key(condition):
     return condition.kind, tuple(sorted(f.name for f in condition.faces)), condition.derivatives
-
-
-def _points(problem, rng, fixed=None) -> np.ndarray:
-    columns = [rng.uniform(*problem.domain[name], POINTS) for name in problem.input_names]
-    points = np.stack(columns, axis=1)
-    for name, value in (fixed or {}).items():
-        points[:, problem.input_names.index(name)] = value
-    return points
 
 
 def _domain_text(problem) -> str:
