@@ -21,6 +21,7 @@ millions of digits).
 from __future__ import annotations
 
 import ast
+import itertools
 import math
 from collections.abc import Mapping
 
@@ -28,6 +29,8 @@ import sympy
 
 from spikepde.errors import SpecError
 
+#: Highest total derivative order that gets a name such as ``u_xxxx``.
+MAX_DERIVATIVE_ORDER = 4
 #: Longest formula accepted, in characters.
 MAX_LENGTH = 2000
 #: Deepest nesting of the syntax tree accepted (a formula in a problem file is rarely above 10).
@@ -385,3 +388,21 @@ def _excerpt(node: ast.AST, limit: int = 60) -> str:
     """The source text of a node, shortened, for error messages (unparse only prints)."""
     text = ast.unparse(node)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def derivative_names(output: str, u: sympy.Expr, variables: list[sympy.Symbol],
+                      error) -> dict[str, sympy.Expr]:
+    """``u``, ``u_x``, ``u_xx``, ``u_xt``, … up to :data:`MAX_DERIVATIVE_ORDER`.
+
+    The letters after ``_`` name the variables differentiated by, in any order
+    (``u_xt == u_tx``).
+    """
+    names: dict[str, sympy.Expr] = {output: u}
+    for order in range(1, MAX_DERIVATIVE_ORDER + 1):
+        for combo in itertools.product(variables, repeat=order):
+            name = f"{output}_" + "".join(str(v) for v in combo)
+            derivative = sympy.Derivative(u, *combo)
+            if names.setdefault(name, derivative) != derivative:
+                raise error("variables", f"derivative name '{name}' is ambiguous: rename the "
+                                         "variables so that no name is a run of others")
+    return names

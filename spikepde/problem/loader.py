@@ -5,7 +5,6 @@ time, every error a :class:`~spikepde.errors.SpecError` naming the file, the dot
 """
 from __future__ import annotations
 
-import itertools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -16,19 +15,19 @@ import sympy
 from spikepde.errors import SpecError
 from spikepde.problem.catalogue import PROBLEM_NAME, locate, read_spec_file
 from spikepde.problem.consistency import check_exact
+from spikepde.problem.domain import boundary_faces, covered, default_grid
 from spikepde.problem.limits import (BYTES_PER_TRAINING_POINT, GRID_BYTES_PER_INPUT,
                                      MAX_CONDITIONS, MAX_COVERAGE_CELLS, MAX_DEFINITIONS,
                                      MAX_EXCLUDED_BOXES, MAX_GRID_POINTS, MAX_LITERATURE,
                                      MAX_PARAMETERS, MAX_POINTS, MAX_RESIDUALS,
                                      MAX_SPACE_VARIABLES, describe_bytes,
                                      describe_count)
-from spikepde.problem.expr import RESERVED_NAMES, parse_expression
+from spikepde.problem.expr import (MAX_DERIVATIVE_ORDER, RESERVED_NAMES, derivative_names,
+                                   parse_expression)
 from spikepde.problem.problem import (CONDITION_KINDS, REFERENCE_SOLVERS, Condition, Face,
                                       GridAxis, Parameter, Problem, ReferenceSpec)
 from spikepde.problem.solver_match import check_solver_problem
 
-#: Highest total derivative order that gets a name such as ``u_xxxx``.
-MAX_DERIVATIVE_ORDER = 4
 
 #: Budget keys, their meaning and the default used when a file leaves them out.
 BUDGET_DEFAULTS = {
@@ -144,7 +143,7 @@ class Loader:
         plain = {**symbols, **param_symbols}
         plain.update(self.definitions(spec.get("definitions", {}), plain, output))
         u = sympy.Function(output)(*[symbols[v] for v in inputs])
-        with_u = {**plain, **_derivative_names(output, u, [symbols[v] for v in inputs],
+        with_u = {**plain, **derivative_names(output, u, [symbols[v] for v in inputs],
                                                self.error)}
         residuals, conditions = self.pde_part(spec, data_only, with_u, plain, u, domain,
                                               excluded, space, time)
@@ -299,7 +298,7 @@ class Loader:
             raise self.error("domain.exclude", f"{len(excluded)} boxes in {len(space)} dimensions "
                                                f"cut the domain into about {cells} cells; at most "
                                                f"{MAX_COVERAGE_CELLS} (use fewer boxes)")
-        return _covered(domain, excluded, space)
+        return covered(domain, excluded, space)
 
     def interval(self, value: Any, field: str) -> tuple[float, float]:
         if not isinstance(value, list) or len(value) != 2:
@@ -457,7 +456,7 @@ class Loader:
     def face(self, text, field, domain, excluded, space, time) -> list[Face]:
         text = self.string(text, field)
         if text == "boundary":
-            return _boundary_faces(domain, excluded, space)
+            return boundary_faces(domain, excluded, space)
         match = _FACE_NAME.match(text)
         expected = (f"expected 'boundary', '<variable>_min' or '<variable>_max' with a variable "
                     f"among {', '.join(domain)}, or 'exclude[k].<variable>_min|max'")
@@ -473,7 +472,7 @@ class Loader:
             raise self.error(field, f"there is no excluded box {k} (domain.exclude has "
                                     f"{len(excluded)})")
         face = Face(variable, side, k)
-        if face not in _boundary_faces(domain, excluded, space):
+        if face not in boundary_faces(domain, excluded, space):
             raise self.error(field, f"face {text!r} is not part of the domain boundary "
                                     "(it lies on the outer boundary or outside the domain)")
         return [face]
@@ -494,7 +493,7 @@ class Loader:
 
     def reference(self, value, names, inputs, domain, data_only):
         """``[reference]``, or without it (a PDE nobody has solved) no reference: the evaluation
-        grid is then :func:`default_grid` and runs report residual metrics only."""
+        grid is then :func:`~spikepde.problem.domain.default_grid` and runs report residual metrics only."""
         if value is None:
             if data_only:
                 raise self.error("reference", "a regression problem needs [reference] with the "
@@ -585,13 +584,6 @@ class Loader:
 
 
 # ============================================================================= free helpers
-def default_grid(domain, inputs) -> dict[str, GridAxis]:
-    """The evaluation grid of a problem without a reference: about 40 000 points, uniform,
-    between 21 and 401 per axis."""
-    n = min(401, max(21, round(40_000 ** (1 / len(inputs)))))
-    return {v: GridAxis(n=n, lo=domain[v][0], hi=domain[v][1], endpoint=True) for v in inputs}
-
-
 def _join(field: str | None, key: str) -> str:
     return f"{field}.{key}" if field else key
 
@@ -599,56 +591,3 @@ def _join(field: str | None, key: str) -> str:
 def _type_name(value: Any) -> str:
     return {dict: "a table", list: "a list", str: "a string", bool: "a boolean",
             int: "an integer", float: "a number"}.get(type(value), type(value).__name__)
-
-
-def _derivative_names(output: str, u: sympy.Expr, variables: list[sympy.Symbol],
-                      error) -> dict[str, sympy.Expr]:
-    """``u``, ``u_x``, ``u_xx``, ``u_xt``, … up to :data:`MAX_DERIVATIVE_ORDER`.
-
-    The letters after ``_`` name the variables differentiated by, in any order
-    (``u_xt == u_tx``).
-    """
-    names: dict[str, sympy.Expr] = {output: u}
-    for order in range(1, MAX_DERIVATIVE_ORDER + 1):
-        for combo in itertools.product(variables, repeat=order):
-            name = f"{output}_" + "".join(str(v) for v in combo)
-            derivative = sympy.Derivative(u, *combo)
-            if names.setdefault(name, derivative) != derivative:
-                raise error("variables", f"derivative name '{name}' is ambiguous: rename the "
-                                         "variables so that no name is a run of others")
-    return names
-
-
-def _boundary_faces(domain, excluded, space) -> list[Face]:
-    """Every spatial face of the boundary: the outer box's, then each excluded box's faces that
-    lie strictly inside the domain box (those on or beyond the outer boundary are not part of
-    the boundary of the remaining region)."""
-    faces = [Face(v, side) for v in space for side in ("min", "max")]
-    for k, box in enumerate(excluded):
-        for v, (lo, hi) in box.items():
-            d_lo, d_hi = domain[v]
-            if d_lo < lo:
-                faces.append(Face(v, "min", k))
-            if hi < d_hi:
-                faces.append(Face(v, "max", k))
-    return faces
-
-
-def _covered(domain, excluded, space) -> bool:
-    """Whether the excluded boxes cover the whole domain box (checked exactly on the cells
-    cut by every box bound: one test point, the cell's centre, per cell)."""
-    import numpy as np   # only files with excluded boxes need it
-
-    centres = []
-    for v in space:
-        cuts = sorted({*domain[v], *(b[v][i] for b in excluded if v in b for i in (0, 1))})
-        cuts = np.array([c for c in cuts if domain[v][0] <= c <= domain[v][1]])
-        centres.append((cuts[:-1] + cuts[1:]) / 2)
-    grids = dict(zip(space, np.meshgrid(*centres, indexing="ij", sparse=True)))
-    uncovered = np.ones(tuple(len(c) for c in centres), dtype=bool)
-    for box in excluded:
-        inside = np.ones_like(uncovered)
-        for v, (lo, hi) in box.items():
-            inside &= (lo < grids[v]) & (grids[v] < hi)
-        uncovered &= ~inside
-    return not uncovered.any()
