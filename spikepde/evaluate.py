@@ -62,11 +62,10 @@ def grid_without_reference(problem) -> ReferenceSolution:
     about 40 000 points): values 0 inside the domain, NaN in excluded boxes, ``meta["grid_only"]``
     set so that no error against it is ever reported."""
     axes = problem.reference.axes()
-    mesh = np.meshgrid(*[axes[n] for n in problem.input_names], indexing="ij")
-    points = np.stack([m.ravel() for m in mesh], axis=1)
-    values = np.where(problem.excluded_mask(points), np.nan, 0.0).reshape(mesh[0].shape)
-    return ReferenceSolution(axes=axes, values=values, meta={"grid_only": True,
-                                                             "problem": problem.name})
+    grid = ReferenceSolution(axes=axes, values=np.zeros(tuple(len(a) for a in axes.values())),
+                             meta={"grid_only": True, "problem": problem.name})
+    grid.values[problem.excluded_mask(grid.points()).reshape(grid.shape)] = np.nan
+    return grid
 
 
 def residual_metrics(surrogate: TrainedField, compiled, *, seed: int = 12345,

@@ -162,7 +162,9 @@ class Loader:
             literature=self.literature(spec.get("literature", [])),
             data_only=data_only, source=self.file, spec=spec, hard_constraint=hard, origin=self.origin)
         check_exact(problem, self.error)
-        if reference.solver is not None and self.match_solver:
+        # a catalogue entry is its solver's problem by definition: no need to load it twice
+        if (reference.solver is not None and self.match_solver
+                and self.origin != REFERENCE_SOLVERS[reference.solver]):
             check_solver_problem(problem, self.solver_entry(reference.solver, parameters),
                                  self.error)
         return problem
