@@ -375,6 +375,7 @@ def _report(metrics, paths, args) -> int:
                          indent=2, default=str))
         return 0
     keys = ["problem", "method", "relative_l2", "max_abs_error", "accuracy", "reference",
+            "reference_solver", "reference_resolution", "reference_error_estimate",
             "strong_residual_rms", "weak_residual_rms", "condition_rms", "wall_time_s", "steps",
             "spike_rate", "synaptic_ops_per_sample", "energy_pj_per_sample"]
     for k in keys:

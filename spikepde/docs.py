@@ -25,7 +25,7 @@ def catalogue_markdown() -> str:
     for p in problems:
         eq = p.residual_text() or "regression (no PDE)"
         domain = ", ".join(f"{k} ∈ [{lo:g}, {hi:g}]" for k, (lo, hi) in p.domain.items())
-        ref = p.reference.solver or "closed form"
+        ref = p.reference.solver or ("closed form" if p.exact is not None else "none")
         lines.append(f"| `{p.name}` | `{eq}` | {domain} | {ref} |")
     for p in problems:
         lines += ["", f"## `{p.name}`", "", "```text", p.pretty(unicode=True).rstrip(), "```"]

@@ -50,6 +50,10 @@ def evaluate(surrogate: TrainedField, reference: ReferenceSolution) -> tuple[dic
             "mean_abs_error": float(err.mean()),
             "reference_points": int(mask.sum()),
         }
+        if reference.meta.get("solver") == "auto":   # a computed reference carries its accuracy
+            metrics.update(reference_solver=f"auto ({reference.meta['method']})",
+                           reference_resolution=reference.meta["resolution"],
+                           reference_error_estimate=reference.meta["error_estimate"])
     if surrogate.kind == "spiking":
         X = torch.as_tensor(points[mask], dtype=surrogate.dtype, device=surrogate.device)
         _, stats = surrogate.net.forward_stats(surrogate.params, X)

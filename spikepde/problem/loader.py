@@ -13,6 +13,7 @@ from typing import Any
 import sympy
 
 from spikepde.errors import SpecError
+from spikepde.problem.auto_plan import settle as settle_auto_reference
 from spikepde.problem.catalogue import PROBLEM_NAME, locate, read_spec_file
 from spikepde.problem.consistency import check_exact
 from spikepde.problem.domain import boundary_faces, covered, default_grid
@@ -24,8 +25,8 @@ from spikepde.problem.limits import (BYTES_PER_TRAINING_POINT, GRID_BYTES_PER_IN
                                      describe_count)
 from spikepde.problem.expr import (MAX_DERIVATIVE_ORDER, RESERVED_NAMES, derivative_names,
                                    parse_expression)
-from spikepde.problem.problem import (CONDITION_KINDS, REFERENCE_SOLVERS, Condition, Face,
-                                      GridAxis, Parameter, Problem, ReferenceSpec)
+from spikepde.problem.problem import (AUTO_SOLVER, CONDITION_KINDS, REFERENCE_SOLVERS, Condition,
+                                      Face, GridAxis, Parameter, Problem, ReferenceSpec)
 from spikepde.problem.solver_match import check_solver_problem
 
 
@@ -162,8 +163,9 @@ class Loader:
             literature=self.literature(spec.get("literature", [])),
             data_only=data_only, source=self.file, spec=spec, hard_constraint=hard, origin=self.origin)
         check_exact(problem, self.error)
+        problem = settle_auto_reference(problem, self.error)
         # a catalogue entry is its solver's problem by definition: no need to load it twice
-        if (reference.solver is not None and self.match_solver
+        if (reference.solver in REFERENCE_SOLVERS and self.match_solver
                 and self.origin != REFERENCE_SOLVERS[reference.solver]):
             check_solver_problem(problem, self.solver_entry(reference.solver, parameters),
                                  self.error)
@@ -514,9 +516,10 @@ class Loader:
         solver = None
         if "solver" in table:
             solver = self.string(table["solver"], "reference.solver")
-            if solver not in REFERENCE_SOLVERS:
+            if solver not in REFERENCE_SOLVERS and solver != AUTO_SOLVER:
                 raise self.error("reference.solver", f"unknown reference solver {solver[:80]!r}; "
-                                                     f"known: {', '.join(REFERENCE_SOLVERS)}")
+                                                     f"known: {', '.join(REFERENCE_SOLVERS)}, "
+                                                     f"{AUTO_SOLVER}")
         grid_table = self.table(table["grid"], "reference.grid", set(inputs), required=inputs)
         grid = {v: self.grid_axis(grid_table[v], f"reference.grid.{v}", domain[v]) for v in inputs}
         self.check_grid_size(grid)

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 
 import sympy
 
-from spikepde.problem.problem import REFERENCE_SOLVERS
+from spikepde.problem.problem import AUTO_SOLVER, REFERENCE_SOLVERS
 
 if TYPE_CHECKING:
     from spikepde.problem.problem import Problem
@@ -62,10 +62,15 @@ def describe(problem: "Problem", unicode: bool = True) -> str:
     if not problem.has_reference:
         lines.append("  none: residual metrics only (the PDE residual of the trained field, strong "
                      "and weak, and each condition's violation)")
+        if ref.declined:
+            lines.append(f"  no automatic reference: {ref.declined}")
     if problem.exact is not None and not problem.data_only:
         lines.append(_indent(pp(sympy.Eq(sympy.Symbol(problem.output), problem.exact))))
         lines.append("  (checked at load: satisfies the PDE and conditions at these parameters)")
-    if ref.solver:
+    if ref.solver == AUTO_SOLVER:
+        lines.append("  solver: auto (" + _auto_text(problem) + "; its accuracy, the difference "
+                     "between two resolutions, is reported with every run) and residual metrics")
+    elif ref.solver:
         entry = REFERENCE_SOLVERS[ref.solver]
         lines.append(f"  solver: {ref.solver} (the solution of the catalogue's '{entry}' problem; "
                      "checked at load: this file is that problem)")
@@ -116,3 +121,17 @@ def _is_plain_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _auto_text(problem) -> str:
+    """Which automatic scheme solves ``problem``, in a few words."""
+    from spikepde.problem.auto_plan import EvolutionPlan, plan
+
+    if isinstance(plan(problem), EvolutionPlan):
+        return "method of lines: 8th-order differences in x, Radau in t, the grid doubled until " \
+               "two solutions agree"
+    if len(problem.space) == 1:
+        return "finite differences of 8th order and Newton's method, the grid doubled until two " \
+               "solutions agree"
+    return "5-point finite differences and Newton's method on three nested grids, Richardson " \
+           "extrapolation"

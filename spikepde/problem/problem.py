@@ -26,6 +26,9 @@ CONDITION_KINDS = ("initial", "dirichlet", "neumann", "periodic", "operator")
 REFERENCE_SOLVERS = {"allen_cahn_spectral": "allen_cahn", "burgers_cole_hopf": "burgers",
                      "kdv_spectral": "kdv", "poisson_lshape_fd": "poisson_lshape",
                      "reaction_diffusion_mol": "reaction_diffusion"}
+#: ``reference.solver`` asking for the automatic reference computed from the problem itself
+#: (:mod:`spikepde.problem.auto_plan`, :mod:`spikepde.reference.auto`); tied to no entry.
+AUTO_SOLVER = "auto"
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,9 @@ class ReferenceSpec:
     grid: dict[str, GridAxis]
     has_exact: bool = False
     notes: str = ""
+    #: why no automatic reference applies (a file without [reference] whose problem no
+    #: automatic scheme solves); empty otherwise
+    declined: str = ""
 
     def axes(self) -> dict[str, np.ndarray]:
         """The grid axes as float64 arrays (meshgrid with ``indexing="ij"``)."""

@@ -41,7 +41,9 @@ def solve_reference(solver: str, params: Mapping[str, float] | None = None,
 def get_reference(problem: Any, *, use_cache: bool = True) -> ReferenceSolution:
     """Reference solution of ``problem`` (duck-typed, see docs/architecture.md).
 
-    * ``problem.reference.solver`` set: ``SOLVERS[name](problem.param_values(), grid)``, cached.
+    * ``problem.reference.solver`` set: ``SOLVERS[name](problem.param_values(), grid)``, cached;
+      ``"auto"``: the automatic reference computed from the problem's own equation
+      (:mod:`.auto`), cached under the equation, conditions, parameters and grid.
     * otherwise the closed form: a uniform grid over ``problem.domain`` (``problem.reference.grid``
       gives the points per axis, default 101) evaluated by ``problem.exact_on_grid(axes)`` (a
       :class:`~spikepde.problem.problem.Problem`'s own; NaN in its excluded boxes).
@@ -49,6 +51,11 @@ def get_reference(problem: Any, *, use_cache: bool = True) -> ReferenceSolution:
     """
     spec = getattr(problem, "reference", None)
     solver = getattr(spec, "solver", None)
+    if solver == "auto":
+        from .auto import auto_reference, cache_fields   # findiff only when asked for
+
+        compute = lambda: auto_reference(problem)  # noqa: E731
+        return cached(cache_fields(problem), compute) if use_cache else compute()
     grid = {name: grid_entry(v) for name, v in (getattr(spec, "grid", None) or {}).items()}
     if solver:
         return solve_reference(solver, problem.param_values(), grid, use_cache=use_cache)

@@ -197,7 +197,7 @@ def _run(problem, cfg: SolveConfig, run: RunDir, state: dict | None, quiet: bool
                    parameters=problem.param_values(),
                    n_params=int(sum(p.numel() for p in trainer.params.values())))
     metrics.update(trainer.diagnostics())   # method-specific (ADMM's residuals, fgrad's cost, ...)
-    if not problem.has_reference:           # what can be known without a solution
+    if not problem.has_reference or problem.reference.solver == "auto":   # the equation's own view
         metrics.update(residual_metrics(field, compiled, seed=cfg.seed + 1))
     paths = _write_outputs(run, metrics, history, reference, predicted, problem, cfg)
     return RunResult(metrics, field, paths, history, cfg, problem, reference, predicted)
