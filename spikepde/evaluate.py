@@ -50,6 +50,8 @@ def evaluate(surrogate: TrainedField, reference: ReferenceSolution) -> tuple[dic
             "mean_abs_error": float(err.mean()),
             "reference_points": int(mask.sum()),
         }
+        if "field_check" in reference.meta:          # how well the reference solves the file
+            metrics["reference_check"] = reference.meta["field_check"]
         if reference.meta.get("solver") == "auto":   # a computed reference carries its accuracy
             metrics.update(reference_solver=f"auto ({reference.meta['method']})",
                            reference_resolution=reference.meta["resolution"],

@@ -203,3 +203,38 @@ def test_the_one_sided_closures_are_avoided_for_stability():
 
     matrix = derivative_matrix((101,), 0, 2, 0.01, acc=mol.ACCURACY).toarray()[1:-1, 1:-1]
     assert np.linalg.eigvals(matrix).real.max() < 0
+
+
+# ------------------------------------------------------------------------------- field check
+def test_a_served_reference_is_checked_against_its_problem():
+    problem = load_problem("reaction_diffusion")
+    facts = get_reference(problem).meta["field_check"]
+    assert facts["median_relative_residual"] < 1e-4 and facts["max_condition_error"] < 1e-12
+
+
+def test_a_reference_field_of_another_equation_is_refused_naming_the_field():
+    from spikepde.reference.field_check import check_field
+
+    field = get_reference(load_problem("reaction_diffusion"))     # u_t = D u_xx + k u² + sin(πx)
+    with pytest.raises(SpecError, match="does not satisfy this file's PDE") as info:
+        check_field(load_problem("heat1d"), field)                # u_t = α u_xx, u(x, 0) = sin(πx)
+    assert info.value.field == "reference.solver" and "heat1d.toml" in str(info.value)
+
+
+def test_a_reference_field_off_its_boundary_values_is_refused():
+    from spikepde.reference.field_check import check_field
+
+    problem = load_problem("reaction_diffusion")
+    field = get_reference(problem)
+    field.values[0, 10:] += 1e-3                                   # u(0, t) = 0 broken
+    with pytest.raises(SpecError, match="breaks this file's conditions"):
+        check_field(problem, field)
+
+
+def test_an_automatic_reference_on_an_unusable_grid_is_the_files_error_on_reference_grid():
+    spec = _spec("u_t - u_xx", [{"kind": "initial", "value": "sin(pi*x)"}, DIRICHLET_0],
+                 {"x": [0, 1], "t": [0, 1]}, time=True,
+                 grid={"x": {"n": 10, "min": 0.05, "max": 0.95 * 0.999}, "t": 5})
+    with pytest.raises(SpecError, match="no automatic reference on this grid") as info:
+        get_reference(problem_from_dict(spec), use_cache=False)
+    assert info.value.field == "reference.grid"

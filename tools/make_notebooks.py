@@ -279,7 +279,8 @@ NB02 = [
 # 02 · Define your own PDE
 
 We write a new problem twice — once as a Python dict built from **sympy** expressions, once as a
-**problem file** (TOML) — check its closed-form solution symbolically, and solve it.
+**problem file** (TOML) — check its closed-form solution symbolically, and solve it. Then a PDE
+whose solution nobody knows (section 7): the package computes its reference itself.
 
 The equation: diffusion with linear decay (a cable equation),
 
@@ -497,6 +498,51 @@ r_hard = spikepde.solve(hard, method="fgrad", steps=STEPS, seed=SEED, out=OUT / 
                         quiet=True, width=WIDTH, T=T, K=K, lr=LR)
 print(f"relative L2 error: conditions as loss terms {r.metrics['relative_l2']:.3f}, "
       f"exact by the transform {r_hard.metrics['relative_l2']:.3f}")'''),
+    md(r"""
+## 7. A PDE nobody has solved
+
+Most equations have no closed form. Leave `[reference]` out: where one of its schemes applies,
+the package computes an **automatic reference** from the file's own equation (method of lines in
+1-D with time, finite differences with Newton's method for steady 1-D/2-D problems), doubling
+its grid until two solutions agree, and reports its own accuracy beside the score. Every run
+also reports the **residual metrics** of the trained field (no solution needed).
+
+Nonlinear diffusion $u_t = ((1+u^2)\,u_x)_x$, written out as $u_t - (1+u^2)u_{xx} - 2u\,u_x^2 = 0$:
+"""),
+    code('''
+nonlinear = problem_from_dict({
+    "name": "nonlinear_heat", "title": "1-D nonlinear heat equation",
+    "variables": {"space": ["x"], "time": "t"},
+    "domain": {"x": [0.0, 1.0], "t": [0.0, 0.5]},
+    "pde": {"residual": "u_t - (1 + u**2)*u_xx - 2*u*u_x**2"},
+    "conditions": [{"kind": "initial", "value": "sin(pi*x)"},
+                   {"kind": "dirichlet", "on": "boundary", "value": "0"}],
+})
+print(nonlinear.pretty().split("Reference")[1].split("Default budget")[0])
+auto_ref = spikepde.get_reference(nonlinear)
+print({k: auto_ref.meta[k] for k in ("method", "resolution", "error_estimate", "time_s")})'''),
+    code('''
+r_nl = spikepde.solve(nonlinear, method="fgrad", steps=STEPS // 3, seed=SEED, out=OUT / "nonlinear-fgrad",
+                      quiet=True, width=WIDTH, T=T, K=K, lr=LR)
+for key in ("relative_l2", "reference_solver", "reference_error_estimate",
+            "strong_residual_rms", "condition_rms"):
+    print(f"{key:>26}: {r_nl.metrics[key]}")'''),
+    md(r"""
+Where no scheme applies (here: two space variables *and* time) the file still solves, with
+residual metrics only, and `show` says why; writing `solver = "auto"` in such a file is an error
+that names the field.
+"""),
+    code('''
+heat_2d = dict(nonlinear.spec, name="heat_2d", variables={"space": ["x", "y"], "time": "t"},
+               domain={"x": [0.0, 1.0], "y": [0.0, 1.0], "t": [0.0, 0.5]},
+               pde={"residual": "u_t - u_xx - u_yy"},
+               conditions=[{"kind": "initial", "value": "sin(pi*x)*sin(pi*y)"},
+                           {"kind": "dirichlet", "on": "boundary", "value": "0"}])
+print(problem_from_dict(heat_2d).reference.declined)
+try:
+    problem_from_dict(dict(heat_2d, reference={"solver": "auto", "grid": {"x": 21, "y": 21, "t": 11}}))
+except spikepde.SpecError as err:
+    print("SpecError:", err)'''),
     md(r"""
 ## Scaling up
 

@@ -12,6 +12,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .cache import cache_dir, cache_key, cached
+from .field_check import check_field
 from .solution import ReferenceSolution, make_axis
 from .solvers import DEFAULT_GRIDS, DEFAULT_PARAMS, SOLVERS, VERSIONS
 
@@ -51,15 +52,31 @@ def get_reference(problem: Any, *, use_cache: bool = True) -> ReferenceSolution:
     """
     spec = getattr(problem, "reference", None)
     solver = getattr(spec, "solver", None)
-    if solver == "auto":
-        from .auto import auto_reference, cache_fields   # findiff only when asked for
-
-        compute = lambda: auto_reference(problem)  # noqa: E731
-        return cached(cache_fields(problem), compute) if use_cache else compute()
     grid = {name: grid_entry(v) for name, v in (getattr(spec, "grid", None) or {}).items()}
-    if solver:
-        return solve_reference(solver, problem.param_values(), grid, use_cache=use_cache)
-    return closed_form_reference(problem, grid)
+    if solver == "auto":
+        reference = _automatic(problem, use_cache)
+    elif solver:
+        reference = solve_reference(solver, problem.param_values(), grid, use_cache=use_cache)
+    else:
+        return closed_form_reference(problem, grid)     # checked symbolically at load
+    if hasattr(problem, "residuals"):                   # a Problem: the numbers must solve it
+        reference.meta["field_check"] = check_field(problem, reference)
+    return reference
+
+
+def _automatic(problem, use_cache: bool) -> ReferenceSolution:
+    """The automatic reference (:mod:`.auto`, findiff imported only here); a grid it cannot
+    use is the file's error on ``reference.grid``."""
+    from ..errors import SpecError
+    from ..problem.auto_plan import NoAutoReference
+    from .auto import auto_reference, cache_fields
+
+    compute = lambda: auto_reference(problem)  # noqa: E731
+    try:
+        return cached(cache_fields(problem), compute) if use_cache else compute()
+    except NoAutoReference as exc:
+        raise SpecError(f"no automatic reference on this grid: {exc}",
+                        file=getattr(problem, "source", None), field="reference.grid") from None
 
 
 def grid_entry(entry: Any) -> Any:
