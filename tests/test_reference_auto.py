@@ -238,3 +238,12 @@ def test_an_automatic_reference_on_an_unusable_grid_is_the_files_error_on_refere
     with pytest.raises(SpecError, match="no automatic reference on this grid") as info:
         get_reference(problem_from_dict(spec), use_cache=False)
     assert info.value.field == "reference.grid"
+
+
+def test_a_solution_that_blows_up_is_a_one_line_error_not_a_traceback():
+    # u_t = u_xx + u³ from u(x, 0) = 20 sin(πx) blows up in finite time (before t = 0.01)
+    spec = _spec("u_t - u_xx - u**3", [{"kind": "initial", "value": "20*sin(pi*x)"}, DIRICHLET_0],
+                 {"x": [0, 1], "t": [0, 1]}, time=True, grid={"x": 21, "t": 11})
+    with pytest.raises(SpecError, match="the automatic reference failed") as info:
+        get_reference(problem_from_dict(spec), use_cache=False)
+    assert info.value.field == "reference.solver"

@@ -66,7 +66,8 @@ def get_reference(problem: Any, *, use_cache: bool = True) -> ReferenceSolution:
 
 def _automatic(problem, use_cache: bool) -> ReferenceSolution:
     """The automatic reference (:mod:`.auto`, findiff imported only here); a grid it cannot
-    use is the file's error on ``reference.grid``."""
+    use is the file's error on ``reference.grid``, a solve that fails (a solution that blows
+    up, Newton's method diverging) on ``reference.solver``."""
     from ..errors import SpecError
     from ..problem.auto_plan import NoAutoReference
     from .auto import auto_reference, cache_fields
@@ -77,6 +78,10 @@ def _automatic(problem, use_cache: bool) -> ReferenceSolution:
     except NoAutoReference as exc:
         raise SpecError(f"no automatic reference on this grid: {exc}",
                         file=getattr(problem, "source", None), field="reference.grid") from None
+    except RuntimeError as exc:    # the integration or Newton's method failed on this problem
+        raise SpecError(f"the automatic reference failed: {exc}; give 'exact' or leave "
+                        "[reference] out for residual metrics only",
+                        file=getattr(problem, "source", None), field="reference.solver") from None
 
 
 def grid_entry(entry: Any) -> Any:
