@@ -15,7 +15,8 @@ from pathlib import Path
 
 EXAMPLES = {
     "list": "examples:\n  spikepde list",
-    "show": "examples:\n  spikepde show burgers\n  spikepde show allen_cahn --param d=0.002",
+    "show": ("examples:\n  spikepde show burgers\n  spikepde show allen_cahn --param d=0.002\n"
+             "  spikepde show poisson1d --methods          # each method's default network and budget"),
     "solve": ("examples:\n"
               "  spikepde solve burgers                      # fgrad, default budget, writes runs/burgers-fgrad-s0\n"
               "  spikepde solve burgers --method fgrad --steps 2000 --seed 0 --out runs/b1\n"
@@ -154,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("problem", help="catalogue name or .toml file")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
     p.add_argument("--ascii", action="store_true", help="ASCII instead of Unicode pretty-printing")
+    p.add_argument("--methods", action="store_true",
+                   help="also list what 'spikepde solve NAME --method M' uses by default for each "
+                        "method: network, time steps, budget, learning rate (loads torch)")
     _add_solve(sub)
     p = sub.add_parser("classify", help="train and evaluate a spiking classifier",
                        epilog=EXAMPLES["classify"], formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -307,8 +311,35 @@ def cmd_show(args) -> int:
     locate(args.problem)          # an unknown name is answered before sympy is imported
     from . import load_problem
 
-    print(load_problem(args.problem, **_params(args.param)).pretty(unicode=not args.ascii))
+    problem = load_problem(args.problem, **_params(args.param))
+    print(problem.pretty(unicode=not args.ascii))
+    if args.methods:
+        print("\n" + "\n".join(_method_defaults(problem)))
     return 0
+
+
+def _method_defaults(problem) -> list[str]:
+    """One line per training method: the settings ``solve`` fills in for ``problem``
+    (:meth:`~spikepde.train.base.Trainer.defaults`, via ``SolveConfig.resolved``)."""
+    from .solving.config import SolveConfig
+    from .train.base import GradientTrainer
+    from .train.registry import AUTO, TRAINERS, choose_method
+
+    lines = [f"Default settings by method (--method auto picks {choose_method(AUTO, problem)})"]
+    for name in TRAINERS:
+        try:
+            c = SolveConfig(method=name).resolved(problem)
+        except ValueError as exc:
+            lines.append(f"  {name:<6} not available: {exc}")
+            continue
+        if TRAINERS[name].network == "tanh":
+            net = f"tanh MLP {c.ann_width} x {c.ann_depth}"
+        else:
+            net = f"{c.network or 'mlp'} LIF {c.width} x {c.depth}, T = {c.T}"
+        unit = "iterations" if TRAINERS[name].budget_key != "steps" else "steps"
+        step = f", lr {c.lr:g}" if issubclass(TRAINERS[name], GradientTrainer) else ""
+        lines.append(f"  {name:<6} {net}, {c.steps} {unit}{step}, {c.dtype}")
+    return lines
 
 
 def cmd_solve(args) -> int:
