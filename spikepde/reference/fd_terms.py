@@ -5,7 +5,8 @@ expression in the unknown's nodes (``u``, ``Derivative(u, x)``, …): its value 
 is an array, and its partial derivative with respect to each node, for a sparse Jacobian
 ``Σₖ diag(∂F/∂fₖ) Dₖ``. Both are translated once by :func:`spikepde.problem.numeric
 .build_evaluator` (no string is parsed, no code generated). Finite-difference matrices come from
-``findiff`` (any derivative order and accuracy, periodic or one-sided near the ends).
+``findiff``'s weights (any derivative order and accuracy; periodic, or central with the
+accuracy lowered next to the ends).
 """
 from __future__ import annotations
 

@@ -1,11 +1,12 @@
 """Method of lines for ``∂ₜᵏu = F(x, t, u, u_x, u_xx, …)`` on an interval (k = 1, 2).
 
 Space: a uniform grid of ``n_cells`` cells, x-derivatives by central finite differences of
-accuracy :data:`ACCURACY` (``findiff``; one-sided of the same accuracy near non-periodic ends,
-circulant when periodic). A Dirichlet end is not an unknown: its value g(t) is put in place.
-A Neumann end is eliminated through the one-sided first-derivative row there
-(``u_b = (±g − Σⱼ wⱼuⱼ)/w_b``), so every unknown obeys an ODE and no algebraic constraint is
-left. Time: scipy's ``Radau`` (implicit, order 5, L-stable) with the exact sparse Jacobian
+accuracy :data:`ACCURACY` (weights from ``findiff``; circulant when periodic, otherwise central
+with the accuracy lowered next to the ends — full-accuracy one-sided closures make the heat
+equation's matrix unstable, see :func:`.fd_terms.derivative_matrix`). A Dirichlet end is not
+an unknown: its value g(t) is put in place. A Neumann end is eliminated through the one-sided
+first-derivative row there (``u_b = (±g − Σⱼ wⱼuⱼ)/w_b``), so every unknown obeys an ODE and no
+algebraic constraint is left. Time: scipy's ``Radau`` (implicit, order 5, L-stable) with the exact sparse Jacobian
 ``Σₖ diag(∂F/∂(∂ₓᵏu)) Dₖ``, tolerances :data:`RTOL` / :data:`ATOL`. A second-order equation is
 integrated as the system ``u_t = v, v_t = F(…, v)``.
 
