@@ -590,3 +590,32 @@ def test_same_seed_same_result():
                            plots=False, interior_points=32) for _ in range(2)]
     assert runs[0].metrics["relative_l2"] == runs[1].metrics["relative_l2"]
     assert runs[0].metrics["convergence"]["primal_residual"] == runs[1].metrics["convergence"]["primal_residual"]
+
+
+def test_the_per_sample_engine_reproduces_the_general_one_with_less_memory(monkeypatch):
+    """One hidden layer with the exact block: ConstantCurrentADMM holds z, λ and ā per sample
+    instead of [T, B, n] trajectories; the iterates are the same up to float rounding."""
+    import spikepde
+    from spikepde.train.admm import trainer as admm_trainer
+    from spikepde.train.admm.constant_current import ConstantCurrentADMM
+    from spikepde.train.admm.engine import LIFADMM
+
+    opts = dict(method="admm", steps=4, width=32, depth=1, T=8, quiet=True, plots=False, seed=3)
+    choose = admm_trainer._engine_class
+    compact = spikepde.solve("poisson1d", **opts)
+    monkeypatch.setattr(admm_trainer, "_engine_class", lambda widths, cfg: LIFADMM)
+    general = spikepde.solve("poisson1d", **opts)
+    a, b = compact.metrics, general.metrics
+    assert a["relative_l2"] == pytest.approx(b["relative_l2"], rel=1e-4)
+    assert a["admm_selected_iteration"] == b["admm_selected_iteration"]
+    flips_a, flips_b = a["admm_diagnostics"]["spike_flips"], b["admm_diagnostics"]["spike_flips"]
+    assert sum(abs(x - y) for x, y in zip(flips_a, flips_b)) <= 0.01 * max(1, sum(flips_b))
+    # the state the memory check counts: [B, n] arrays instead of [T, B, n] ones
+    assert choose((32,), A.ADMMConfig()) is ConstantCurrentADMM
+    assert choose((32, 32), A.ADMMConfig()) is LIFADMM
+    assert choose((32,), A.ADMMConfig(first_layer="split")) is LIFADMM
+    sizes = dict(d=1, form="weak", output="prox", tests_per_axis=400, quad_per_axis=3224,
+                 samples=3424, condition_rows=200, condition_points=200, widths=(256,), T=64, itemsize=4)
+    full = A.memory_estimate(**sizes)["ADMM state"]
+    per_sample = A.memory_estimate(**sizes, per_sample_state=True)["ADMM state"]
+    assert per_sample < full / 10

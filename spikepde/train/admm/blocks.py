@@ -104,15 +104,19 @@ def last_layer_update(W_out, Z, s, rho_out, kappa, nu=None) -> torch.Tensor:
     ``(ρ_o W̃_oᵀW̃_o + κT I) ā = ρ_o W̃_oᵀ(Z − b_o) + κT s̄``. Z already includes μ. With a scaled
     dual ν on the rate (``κT/2 ‖ā − s̄ + ν‖²``), s̄ − ν takes the place of s̄ in ā's equation.
     """
-    T = s.shape[0]
+    s_bar = s.mean(0)
+    return s + (last_layer_rate(W_out, Z, s_bar, s.shape[0], rho_out, kappa, nu) - s_bar)
+
+
+def last_layer_rate(W_out, Z, s_bar, T, rho_out, kappa, nu=None) -> torch.Tensor:
+    """The rate ā of :func:`last_layer_update` from the spike rate s̄ ``[B, n]`` alone."""
     Wt, b = W_out[:, :-1], W_out[:, -1]
     n = Wt.shape[1]
-    s_bar = s.mean(0) if nu is None else s.mean(0) - nu
-    M = rho_out * Wt.T @ Wt + kappa * T * torch.eye(n, dtype=s.dtype, device=s.device)
-    rhs = rho_out * (Z - b) @ Wt + kappa * T * s_bar
+    target = s_bar if nu is None else s_bar - nu
+    M = rho_out * Wt.T @ Wt + kappa * T * torch.eye(n, dtype=s_bar.dtype, device=s_bar.device)
+    rhs = rho_out * (Z - b) @ Wt + kappa * T * target
     L = cholesky(M, "the last layer's system ρ_oW̃ᵀW̃ + κTI", f"raise admm kappa (now {kappa:g})")
-    a_bar = torch.cholesky_solve(rhs.T, L).T
-    return s + (a_bar - s.mean(0))
+    return torch.cholesky_solve(rhs.T, L).T
 
 
 def last_layer_update_metric(W_out, Z, s, rho_out, kappa, metric, nu=None) -> torch.Tensor:
@@ -124,19 +128,23 @@ def last_layer_update_metric(W_out, Z, s, rho_out, kappa, metric, nu=None) -> to
     ``c = κT/‖w̃‖²`` — an N × N system, solved through Woodbury with the eigendecomposition of
     R Rᵀ (``metric``: a :class:`~spikepde.train.admm.prox.PhysicsMetric`, H = RᵀR + δI).
     """
-    T = s.shape[0]
+    s_bar = s.mean(0)
+    return s + (last_layer_rate_metric(W_out, Z, s_bar, s.shape[0], rho_out, kappa, metric, nu) - s_bar)
+
+
+def last_layer_rate_metric(W_out, Z, s_bar, T, rho_out, kappa, metric, nu=None) -> torch.Tensor:
+    """The rate ā of :func:`last_layer_update_metric` from the spike rate s̄ ``[B, n]`` alone."""
     if W_out.shape[0] != 1:
         raise ValueError("the physics metric is for one output")
     w = W_out[0, :-1].to(torch.float64)
-    target = s.mean(0) if nu is None else s.mean(0) - nu
+    target = s_bar if nu is None else s_bar - nu
     ww = float(w @ w)
     if ww == 0.0:
-        return s + (target - s.mean(0))
+        return target
     e = (Z[:, 0] - W_out[0, -1]).to(torch.float64) - target.to(torch.float64) @ w
     c = kappa * T / ww
     d = metric.solve(rho_out, rho_out * metric.delta + c, rho_out * metric.apply(e))
-    a_bar = target + (d[:, None] * w[None] / ww).to(s.dtype)
-    return s + (a_bar - s.mean(0))
+    return target + (d[:, None] * w[None] / ww).to(s_bar.dtype)
 
 
 def output_update(Y, m, mu, rho_out) -> torch.Tensor:

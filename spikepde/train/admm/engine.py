@@ -190,6 +190,14 @@ class LIFADMM:
         R = (self.Z + self.Mu).to(torch.float64).T @ HA
         self.W_out = ridge_solve(G, R, eps, f"raise admm readout_ridge (now {self.readout_ridge:g})").to(self.W_out.dtype)
 
+    def potential_snapshot(self):
+        """What :meth:`potential_change` compares the potentials after an iteration with."""
+        return [v.clone() for v in self.V]
+
+    def potential_change(self, snapshot) -> float:
+        """RMS change of every membrane potential since ``snapshot`` (the dual residual's part)."""
+        return rms(torch.cat([(v - w).flatten() for v, w in zip(self.V, snapshot)]))
+
     def output_dual(self, dZ: torch.Tensor) -> float:
         """RMS of the output part of the dual residual for a change dZ of z (ρ_o not included):
         dZ, or H dZ with the physics metric."""
@@ -257,7 +265,7 @@ def admm_iteration(engine: LIFADMM, output_step) -> tuple[float, float]:
     """One ADMM iteration; ``output_step(engine)`` updates W_out and Z. Returns (primal, dual)."""
     engine.iteration += 1
     engine.rho_used, engine.rho_out_used = engine.rho, engine.rho_out
-    V_old = [v.clone() for v in engine.V]
+    V_old = engine.potential_snapshot()
     Z_old = engine.Z.clone()
     engine.sweep_hidden()
     output_step(engine)
@@ -267,8 +275,7 @@ def admm_iteration(engine: LIFADMM, output_step) -> tuple[float, float]:
     engine.last_parts, engine.last_primal_relative = summary["parts"], summary["relative"]
     # the ρ the primal steps used (update_duals may have grown it since)
     rho, rho_out = engine.rho_used, engine.rho_out_used
-    dual = rho * rms(torch.cat([(v - w).flatten() for v, w in zip(engine.V, V_old)])) \
-        + rho_out * engine.output_dual(engine.Z - Z_old)
+    dual = rho * engine.potential_change(V_old) + rho_out * engine.output_dual(engine.Z - Z_old)
     engine.balance(primal, dual)
     engine.last_primal, engine.last_dual = primal, dual
     return primal, dual

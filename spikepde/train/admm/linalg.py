@@ -81,14 +81,18 @@ def ridge_solve(G: torch.Tensor, R: torch.Tensor, ridge: float, advice: str | No
     return torch.cholesky_solve(R.T, L).T.to(dtype)
 
 
-def weight_update(E: torch.Tensor, A_in: torch.Tensor, ridge: float) -> torch.Tensor:
+def weight_update(E: torch.Tensor, A_in: torch.Tensor, ridge: float, steps: int | None = None) -> torch.Tensor:
     """W minimising ``Σ_{t,b} ‖E[t,b] − W Â[t,b]‖² + ε‖W‖²`` (Â has the bias column).
 
     E is ``[T, B, n_out]``; A_in is ``[T, B, n_in+1]`` or ``[B, n_in+1]`` (constant over t).
+    ``steps=T``: E is ``[B, n_out]``, the same at each of the T steps (and so is A_in).
     """
     dtype = E.dtype
     E, A_in = E.to(torch.float64), A_in.to(torch.float64)
-    if A_in.dim() == 2:
+    if steps is not None:
+        G = steps * (A_in.T @ A_in)
+        R = (steps * E).T @ A_in
+    elif A_in.dim() == 2:
         T = E.shape[0]
         G = T * (A_in.T @ A_in)
         R = E.sum(0).T @ A_in

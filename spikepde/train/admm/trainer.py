@@ -12,6 +12,7 @@ from ..base import Trainer
 from ..spiking import spiking_network, trained_spiking_field
 from .classifier import supervised_output_step
 from .config import ADMMConfig
+from .constant_current import ConstantCurrentADMM
 from .engine import LIFADMM, admm_iteration
 from .linalg import readout_least_squares, user_facing_errors, with_ones
 from .pde_rows import PDEReadout, memory_estimate, memory_limit_bytes
@@ -46,13 +47,14 @@ class ADMMTrainer(Trainer):
     @classmethod
     def defaults(cls, cfg, problem) -> dict:
         # ADMM learns the readout of the spiking features (docs/methods/admm.md): one wide layer
-        # with more time steps beats the shared 64 x 2, T = 8 (20 iterations, peak RSS of the
-        # whole process): poisson1d 0.135 (0.83 GB) -> 256 x 1, T = 8: 2.5e-2 (1.1 GB), T = 16:
-        # 1.37e-2 (1.34 GB); heat1d 0.199 (1.27 GB) -> 9.7e-2 (1.68 GB), 5.2e-2 (2.13 GB).
-        # Three inputs keep the shared network: the [T, samples, width] state on heat2d's 26³
-        # quadrature grid would be estimated near 4 GB
+        # with many time steps beats the shared 64 x 2, T = 8 (20 iterations; peak RSS of the
+        # whole process, with the per-sample state of ConstantCurrentADMM): poisson1d 0.135 ->
+        # 256 x 1, T = 64: 5.65e-3 (0.96 GiB); heat1d 0.199 -> T = 32: 3.39e-2 (1.36 GiB).
+        # Three inputs keep the shared network (heat2d's 26³ quadrature grid)
         out = super().defaults(cfg, problem)
-        return {**out, "width": 256, "depth": 1, "T": 16} if problem.dim <= 2 else out
+        if problem.dim > 2:
+            return out
+        return {**out, "width": 256, "depth": 1, "T": 64 if problem.dim == 1 else 32}
 
     @classmethod
     def check(cls, cfg) -> None:
@@ -95,7 +97,8 @@ class ADMMTrainer(Trainer):
         if self.output_mode == "prox" and self.output_metric == "euclidean":
             # ρ_o relative to the curvature of ℓ (‖RᵀR‖₂; 1 for the ½‖z − Y‖² of classification)
             admm_cfg = dataclasses.replace(admm_cfg, rho_out=admm_cfg.rho_out * self.prox.curvature)
-        self.engine = LIFADMM(self.net.encode(X), widths, cfg.T, lif, 1, init, admm_cfg)
+        self.engine = _engine_class(widths, admm_cfg)(self.net.encode(X), widths, cfg.T, lif, 1, init,
+                                                       admm_cfg)
         if self.output_mode == "prox":
             # the readout's weight decay of the physics least squares
             self.engine.readout_ridge = admm_cfg.readout_ridge
@@ -149,7 +152,8 @@ class ADMMTrainer(Trainer):
         itemsize = torch.empty((), dtype=self.dtype).element_size()
         parts = memory_estimate(d=d, form=form, output=self.output_mode, tests_per_axis=K, quad_per_axis=Mq,
                                 samples=samples, condition_rows=cond_rows, condition_points=cond_points,
-                                widths=widths, T=self.cfg.T, itemsize=itemsize)
+                                widths=widths, T=self.cfg.T, itemsize=itemsize,
+                                per_sample_state=_engine_class(widths, self.admm_cfg) is ConstantCurrentADMM)
         self.memory_estimate = parts
         total, limit = sum(parts.values()), memory_limit_bytes(self.admm_cfg)
         if total <= limit:
@@ -313,3 +317,9 @@ class ADMMTrainer(Trainer):
             out.update(admm_pde_form=self.readout.form, admm_linearisation=self.readout.mode,
                        admm_readout_loss=self.rows_loss)
         return out
+
+
+def _engine_class(widths, admm_cfg):
+    """One hidden layer with the exact block keeps its state per sample
+    (:class:`ConstantCurrentADMM`, T times less memory); otherwise the general engine."""
+    return ConstantCurrentADMM if len(widths) == 1 and admm_cfg.first_layer == "exact" else LIFADMM
