@@ -19,6 +19,9 @@ Rooms, in the order of one iteration (:func:`admm_iteration`):
   (:mod:`.linalg`), the exact (v, s) block of the constant-current layer (:mod:`.exact_block`),
   the membrane, spike and relaxed-spike blocks of the other layers (:mod:`.blocks`), the
   readout, the duals and the penalty continuation;
+* :mod:`.constant_current` — :class:`ConstantCurrentADMM`, the same sweep for one hidden layer
+  on constant inputs with its state per sample (z, λ, ā ``[B, n]``; trajectories recomputed in
+  blocks), used by the trainer wherever it applies;
 * :mod:`.classifier` — :func:`train_classifier` (one-hot targets, ℓ(z) = ½‖z − Y‖²);
 * :mod:`.pde_rows` and :mod:`.prox` — the physics-informed readout rows and the output step
   ``ℓ(z) = ½‖R z − y‖²`` in the metric H = RᵀR + δI;
@@ -31,6 +34,7 @@ from .blocks import (boundary, last_layer_update, last_layer_update_metric, lif_
                      spike_costs, spike_update, violation)
 from .classifier import supervised_output_step, train_classifier
 from .config import ADMMConfig
+from .constant_current import ConstantCurrentADMM
 from .engine import LIFADMM, admm_iteration
 from .exact_block import consistent_update, lif_pieces
 from .linalg import (cholesky, readout_least_squares, ridge_solve, rms, shift, thomas,
@@ -41,7 +45,7 @@ from .prox import PhysicsMetric, QuadraticProx
 from .trainer import ADMMTrainer
 
 __all__ = [
-    "ADMMConfig", "ADMMTrainer", "LIFADMM", "PDEReadout", "PhysicsMetric", "QuadraticProx",
+    "ADMMConfig", "ADMMTrainer", "ConstantCurrentADMM", "LIFADMM", "PDEReadout", "PhysicsMetric", "QuadraticProx",
     "admm_iteration", "boundary", "cholesky", "condition_linear_map", "consistent_update",
     "last_layer_update", "last_layer_update_metric", "lif_pieces", "lif_states", "linearise",
     "memory_estimate", "memory_limit_bytes", "output_update", "potential_objective",

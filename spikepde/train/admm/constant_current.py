@@ -126,35 +126,15 @@ class ConstantCurrentADMM(LIFADMM):
             flips += int((s_new != s_old).sum())
         return flips
 
-    def update_duals(self) -> None:
-        if self.iteration <= self.cfg.warm_start:
-            return
+    def dual_ascent(self) -> None:
         if self.cfg.duals == "all":
             self.lam = self.lam + (self.current - self.drive(0))
         self.Mu = self.Mu + (self.Z - self.readout_input() @ self.W_out.T)
         if self.cfg.rate_dual:
             self.Nu = self.Nu + (self.a_bar - self.spike_rate())
-        g = self.cfg.penalty_growth
-        g_out = g if self.cfg.output_growth is None else self.cfg.output_growth
-        if g != 1.0 and self.rho * g <= self.cfg.rho * self.cfg.penalty_max * (1 + 1e-12):
-            self.rho *= g
-            self.gamma *= g
-            self.kappa *= g
-            self.lam = self.lam / g
-            self.Nu = self.Nu / g
-        if g_out != 1.0 and self.rho_out * g_out <= self.cfg.rho_out * self.cfg.penalty_max * (1 + 1e-12):
-            self.rho_out *= g_out
-            self.Mu = self.Mu / g_out
 
-    def balance(self, primal: float, dual: float) -> None:
-        if not self.cfg.balance or not (primal > 0 and dual > 0):
-            return
-        factor = 2.0 if primal > 10 * dual else 0.5 if dual > 10 * primal else 1.0
-        if factor != 1.0:
-            self.rho *= factor
-            self.rho_out *= factor
-            self.lam = self.lam / factor
-            self.Mu = self.Mu / factor
+    def rescale_dynamics_duals(self, factor: float) -> None:
+        self.lam = self.lam / factor
 
     # ---------------------------------------------------------------- residuals
     def residual_summary(self) -> dict:

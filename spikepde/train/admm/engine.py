@@ -213,23 +213,31 @@ class LIFADMM:
         """
         if self.iteration <= self.cfg.warm_start:
             return
-        if self.cfg.duals == "all":
-            for l in range(self.L):
-                self.Lam[l] = self.Lam[l] + self.dynamics_residual(l)
-        self.Mu = self.Mu + (self.Z - self.readout_input() @ self.W_out.T)
-        if self.cfg.rate_dual:
-            self.Nu = self.Nu + (self.A[-1].mean(0) - self.S[-1].mean(0))
+        self.dual_ascent()
         g = self.cfg.penalty_growth
         g_out = g if self.cfg.output_growth is None else self.cfg.output_growth
         if g != 1.0 and self.rho * g <= self.cfg.rho * self.cfg.penalty_max * (1 + 1e-12):
             self.rho *= g
             self.gamma *= g
             self.kappa *= g
-            self.Lam = [lam / g for lam in self.Lam]
+            self.rescale_dynamics_duals(g)
             self.Nu = self.Nu / g
         if g_out != 1.0 and self.rho_out * g_out <= self.cfg.rho_out * self.cfg.penalty_max * (1 + 1e-12):
             self.rho_out *= g_out
             self.Mu = self.Mu / g_out
+
+    def dual_ascent(self) -> None:
+        """``λ ← λ + r`` on the dynamics, the output and (with the rate dual) the last rate."""
+        if self.cfg.duals == "all":
+            for l in range(self.L):
+                self.Lam[l] = self.Lam[l] + self.dynamics_residual(l)
+        self.Mu = self.Mu + (self.Z - self.readout_input() @ self.W_out.T)
+        if self.cfg.rate_dual:
+            self.Nu = self.Nu + (self.A[-1].mean(0) - self.S[-1].mean(0))
+
+    def rescale_dynamics_duals(self, factor: float) -> None:
+        """``λ ← λ / factor`` for a penalty ρ grown by ``factor`` (the unscaled ρλ carries over)."""
+        self.Lam = [lam / factor for lam in self.Lam]
 
     def balance(self, primal: float, dual: float) -> None:
         """Residual balancing (Boyd et al. 2011, §3.4.1), factor 2, threshold 10."""
@@ -239,7 +247,7 @@ class LIFADMM:
         if factor != 1.0:
             self.rho *= factor
             self.rho_out *= factor
-            self.Lam = [lam / factor for lam in self.Lam]
+            self.rescale_dynamics_duals(factor)
             self.Mu = self.Mu / factor
 
     def params(self, out_dim: int) -> dict[str, torch.Tensor]:
