@@ -133,7 +133,7 @@ def _evolution_plan(problem) -> EvolutionPlan:
         if nt and nx:
             raise NoAutoReference(f"mixed space-time derivative {_name(node)} in the PDE")
     highest = sympy.Derivative(problem.u, (t, order))
-    rate = _solve_for(residual, highest, problem)
+    rate = _solve_for(residual, highest)
     space_order = max((index[0] for index in nodes.values()), default=0)
     periodic, ends = _interval_ends(problem, space_order)
     initial, initial_rate = _initial_values(problem, order, t)
@@ -142,7 +142,7 @@ def _evolution_plan(problem) -> EvolutionPlan:
                          initial=initial, initial_rate=initial_rate)
 
 
-def _solve_for(residual, highest, problem) -> sympy.Expr:
+def _solve_for(residual, highest) -> sympy.Expr:
     """``residual = a·highest + b`` solved for ``highest``; ``a`` may depend on the inputs and
     u, not on a derivative (the equation must be linear in its highest time derivative)."""
     coefficient = sympy.diff(residual, highest)

@@ -69,12 +69,13 @@ def _automatic(problem, use_cache: bool) -> ReferenceSolution:
     use is the file's error on ``reference.grid``, a solve that fails (a solution that blows
     up, Newton's method diverging) on ``reference.solver``."""
     from ..errors import SpecError
-    from ..problem.auto_plan import NoAutoReference
+    from ..problem.auto_plan import NoAutoReference, plan
     from .auto import auto_reference, cache_fields
 
-    compute = lambda: auto_reference(problem)  # noqa: E731
     try:
-        return cached(cache_fields(problem), compute) if use_cache else compute()
+        the_plan = plan(problem)      # made once: the cache key and the solve both read it
+        compute = lambda: auto_reference(problem, the_plan)  # noqa: E731
+        return cached(cache_fields(problem, the_plan), compute) if use_cache else compute()
     except NoAutoReference as exc:
         raise SpecError(f"no automatic reference on this grid: {exc}",
                         file=getattr(problem, "source", None), field="reference.grid") from None

@@ -44,16 +44,18 @@ MAX_NODES_2D = 2_000_000
 STEADY_ACCURACY_1D = 8
 
 
-def auto_reference(problem) -> ReferenceSolution:
+def auto_reference(problem, the_plan=None) -> ReferenceSolution:
     """The automatic reference of ``problem`` on its reference grid (not cached; see
-    :func:`spikepde.reference.get_reference`). Raises
+    :func:`spikepde.reference.get_reference`); ``the_plan``: its
+    :func:`~spikepde.problem.auto_plan.plan` when already made. Raises
     :class:`~spikepde.problem.auto_plan.NoAutoReference` when no scheme applies."""
-    the_plan = plan(problem)
+    the_plan = plan(problem) if the_plan is None else the_plan
     grid = problem.reference.grid
     axes = {name: axis.points() for name, axis in grid.items()}
     start = time.perf_counter()
     if isinstance(the_plan, EvolutionPlan):
-        values, meta = _doubling(lambda cells: _evolve(the_plan, problem, axes, cells),
+        values, meta = _doubling(lambda cells: mol.solve(the_plan, problem, axes[the_plan.space],
+                                                         axes[the_plan.time], cells),
                                  _cells(problem, grid, problem.space[0]), method="method of lines")
     elif len(problem.space) == 1:
         values, meta = _doubling(lambda cells: _steady(the_plan, problem, axes, {problem.space[0]: cells},
@@ -66,21 +68,17 @@ def auto_reference(problem) -> ReferenceSolution:
     return ReferenceSolution(axes=axes, values=values, meta=meta)
 
 
-def cache_fields(problem) -> dict:
+def cache_fields(problem, the_plan=None) -> dict:
     """What the automatic reference depends on, for the cache key: the plan (equation and
     conditions) with the parameter values, the domain and the grid."""
-    return {"solver": "auto", "version": VERSION, "plan": repr(plan(problem)),
+    the_plan = plan(problem) if the_plan is None else the_plan
+    return {"solver": "auto", "version": VERSION, "plan": repr(the_plan),
             "params": problem.param_values(), "domain": repr(problem.domain),
             "excluded": repr(problem.excluded),
             "grid": {n: [a.n, a.lo, a.hi, a.endpoint] for n, a in problem.reference.grid.items()}}
 
 
 # ------------------------------------------------------------------------------------- schemes
-def _evolve(the_plan, problem, axes, cells):
-    values, info = mol.solve(the_plan, problem, axes[the_plan.space], axes[the_plan.time], cells)
-    return values, info
-
-
 def _steady(the_plan, problem, axes, cells, acc):
     values, info = steady_fd.solve(the_plan, problem, cells, acc)
     return _take(values, problem, axes, cells), info
