@@ -71,11 +71,18 @@ class ConstantCurrentADMM(LIFADMM):
             yield rows, v, s
 
     def spike_rate(self, current=None) -> torch.Tensor:
-        """s̄ = mean_t s ``[B, n]``."""
+        """s̄ = mean_t s ``[B, n]`` (the layer's own is kept until its current is replaced: the
+        sweep, the duals and the residuals all read it)."""
+        own = current is None or current is self.current
         current = self.current if current is None else current
+        cached = getattr(self, "_rate", None)
+        if own and cached is not None and cached[0] is current:
+            return cached[1]
         out = torch.empty_like(current)
         for rows, _, s in self.blocks(current):
             out[rows] = s.mean(0)
+        if own:
+            self._rate = (current, out)
         return out
 
     # ---------------------------------------------------------------- the general engine's view
