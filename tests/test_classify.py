@@ -82,3 +82,17 @@ def test_bad_inputs():
         classify("digits", "ff", widths=(3,))
     with pytest.raises(DataError, match="t10k-images"):
         classify("mnist", "ff", data_dir="/nonexistent")
+
+
+def test_admm_on_digits_brings_its_own_network_and_options_still_win():
+    import spikepde
+    from spikepde.classification.run import METHOD_DEFAULTS
+
+    assert METHOD_DEFAULTS[("admm", "digits")] == {"hidden": (256,), "epochs": 20}
+    r = spikepde.classify("digits", method="admm", epochs=1, limit=300, quiet=True, plots=False)
+    assert tuple(r.config["model"]["hidden"]) == (256,) and r.config["model"]["epochs"] == 1
+    r = spikepde.classify("digits", method="admm", epochs=1, limit=300, quiet=True, plots=False,
+                          hidden=(40,))
+    assert tuple(r.config["model"]["hidden"]) == (40,)
+    ff = spikepde.classify("digits", method="ff", epochs=1, limit=300, quiet=True, plots=False)
+    assert tuple(ff.config["model"]["hidden"]) == (200, 200, 200)
