@@ -247,3 +247,14 @@ def test_a_solution_that_blows_up_is_a_one_line_error_not_a_traceback():
     with pytest.raises(SpecError, match="the automatic reference failed") as info:
         get_reference(problem_from_dict(spec), use_cache=False)
     assert info.value.field == "reference.solver"
+
+
+def test_neumann_on_an_excluded_box_face_is_refused_not_misread():
+    # the Neumann elimination reads a one-sided row at an end of the interval; a hole's face
+    # in 1-D is not one
+    spec = _spec("-u_xx - 1",
+                 [{"kind": "dirichlet", "on": ["x_min", "x_max"], "value": "0"},
+                  {"kind": "neumann", "on": ["exclude[0].x_min", "exclude[0].x_max"], "value": "0"}],
+                 {"x": [0, 1]}, exclude=[{"x": [0.4, 0.6]}])
+    with pytest.raises(SpecError, match="Neumann at the ends of an interval"):
+        problem_from_dict(spec)

@@ -11,7 +11,8 @@ decides, without numbers, whether one of its two schemes applies and hands the s
   lines.
 * :class:`SteadyPlan` — no time, one or two space variables, one residual of second order in
   every space variable (mixed and first derivatives allowed), one Dirichlet condition on every
-  face (Neumann too in one dimension), boxes minus boxes: finite differences with Newton's method.
+  face (Neumann too at the ends of a 1-D interval), boxes minus boxes: finite differences with
+  Newton's method.
 
 Anything else is refused with :class:`NoAutoReference`, whose message says why in words a user
 can act on. Everything stays symbolic here (parameters included) so the plan follows
@@ -225,9 +226,10 @@ def _steady_plan(problem) -> SteadyPlan:
                                   "solve equations of second order in every variable")
     faces = []
     for c in problem.conditions:
-        if c.kind not in ("dirichlet", "neumann") or (c.kind == "neumann" and len(problem.space) > 1):
+        if c.kind not in ("dirichlet", "neumann") or (c.kind == "neumann" and (
+                len(problem.space) > 1 or any(f.box is not None for f in c.faces))):
             raise NoAutoReference(f"condition '{c.label}' ({c.kind}): Dirichlet conditions "
-                                  "(and Neumann in one dimension) only")
+                                  "(and Neumann at the ends of an interval) only")
         faces.extend((face, End(c.kind, c.value)) for face in c.faces)
     named = [face.name for face, _ in faces]
     repeated = sorted({n for n in named if named.count(n) > 1})

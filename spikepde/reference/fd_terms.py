@@ -100,17 +100,27 @@ def _central_line(n: int, order: int, spacing: float, acc: int) -> sp.csr_matrix
     return sp.csr_matrix((values, (rows, cols)), shape=(n, n))
 
 
-def one_sided_row(n: int, side: str, spacing: float, acc: int) -> np.ndarray:
-    """The first-derivative row at an end of a line of ``n`` nodes (one-sided, accuracy
-    ``acc``), used to eliminate a Neumann end."""
+#: Accuracy of the one-sided first derivative that eliminates a Neumann end.
+NEUMANN_ACCURACY = 4
+
+
+def neumann_end(n: int, side: str, spacing: float) -> tuple[int, dict[int, float], float]:
+    """A Neumann end of a line of ``n`` nodes written through the other nodes.
+
+    ``∂u/∂n = g`` (outward normal) with u_x by the one-sided row of accuracy
+    :data:`NEUMANN_ACCURACY` gives ``u_end = Σⱼ cⱼ uⱼ + scale · g``; returns
+    ``(end node, {j: cⱼ}, scale)``.
+    """
     import findiff
 
-    stencil = findiff.coefficients(deriv=1, acc=acc)["forward" if side == "min" else "backward"]
-    row = np.zeros(n)
-    start = 0 if side == "min" else n - 1
-    for offset, weight in zip(stencil["offsets"], stencil["coefficients"]):
-        row[start + int(offset)] = float(weight) / spacing
-    return row
+    stencils = findiff.coefficients(deriv=1, acc=NEUMANN_ACCURACY)
+    stencil = stencils["forward" if side == "min" else "backward"]
+    node = 0 if side == "min" else n - 1
+    weights = {node + int(o): float(w) / spacing
+               for o, w in zip(stencil["offsets"], stencil["coefficients"])}
+    own = weights.pop(node)
+    sign = -1.0 if side == "min" else 1.0          # u_x = outward sign · ∂u/∂n
+    return node, {j: -w / own for j, w in weights.items()}, sign / own
 
 
 def mixed_matrix(shape, index, spacings, *, acc: int, periodic=None) -> sp.csr_matrix:

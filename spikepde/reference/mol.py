@@ -21,12 +21,10 @@ from scipy.integrate import solve_ivp
 from threadpoolctl import threadpool_limits
 
 from spikepde.problem.numeric import build_evaluator
-from .fd_terms import NodeTerms, broadcast, derivative_matrix, one_sided_row
+from .fd_terms import NodeTerms, broadcast, derivative_matrix, neumann_end
 
 #: Accuracy order of the finite differences in x.
 ACCURACY = 8
-#: Accuracy of the one-sided derivative that eliminates a Neumann end.
-NEUMANN_ACCURACY = 4
 #: Relative and absolute (times the size of the initial value, at least 1) time tolerances.
 RTOL = 1e-10
 ATOL = 1e-11
@@ -71,7 +69,7 @@ class Lines:
         E = sp.lil_matrix((n, len(self.state)))
         for j, k in columns.items():
             E[j, k] = 1.0
-        self.end_terms = []        # (node, kind, g evaluator, scale)
+        self.end_terms = []        # (node, g evaluator, scale): u[node] += scale · g(t)
         if not plan.periodic:
             for side, node in ends.items():
                 end = plan.ends[side]
@@ -79,12 +77,10 @@ class Lines:
                 if end.kind == "dirichlet":
                     self.end_terms.append((node, g, 1.0))
                     continue
-                row = one_sided_row(n, side, self.h, NEUMANN_ACCURACY)
-                for j, w in enumerate(row):
-                    if w and j != node:
-                        E[node, columns[j]] = -w / row[node]
-                sign = -1.0 if side == "min" else 1.0      # u_x = outward sign · ∂u/∂n
-                self.end_terms.append((node, g, sign / row[node]))
+                node, others, scale = neumann_end(n, side, self.h)
+                for j, c in others.items():
+                    E[node, columns[j]] = c
+                self.end_terms.append((node, g, scale))
         self.E = sp.csr_matrix(E)
 
     def _evaluate(self, expr, x, t) -> np.ndarray:

@@ -18,15 +18,13 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from spikepde.problem.numeric import build_evaluator
-from .fd_terms import NodeTerms, broadcast, mixed_matrix, one_sided_row
+from .fd_terms import NodeTerms, broadcast, mixed_matrix, neumann_end
 
 #: Newton's method (for a nonlinear equation; a linear one takes one step) stops when a step
 #: moves no node by more than this times max(1, max |u|) …
 STEP_TOLERANCE = 1e-10
 #: … and gives up after this many steps.
 MAX_NEWTON_STEPS = 30
-#: Accuracy of the one-sided derivative that eliminates a Neumann end (one dimension).
-NEUMANN_ACCURACY = 4
 
 
 class Grid:
@@ -45,17 +43,16 @@ class Grid:
         self.variables = tuple(problem.symbols[v] for v in self.names)
         self.boundary = np.zeros(len(self.points), dtype=bool)
         self.dirichlet = np.full(len(self.points), np.nan)
-        self.neumann = []                         # (node, row, scale, g(node))
+        self.neumann = []                         # (node, {j: c_j}, scale, g(node))
         for face, end in plan.faces:
             on = self.inside & self._on_face(problem, face) & ~self.boundary
             self.boundary |= on
             value = self._evaluate(end.value.xreplace(subs), self.points[on])
             if end.kind == "dirichlet":
                 self.dirichlet[on] = value
-            else:                                 # one dimension: one node per face
-                node = int(np.flatnonzero(on)[0])
-                row = one_sided_row(self.shape[0], face.side, self.h[0], NEUMANN_ACCURACY)
-                self.neumann.append((node, row, float(face.outward_sign) / row[node], float(value[0])))
+            else:                                 # one dimension, an end of the interval
+                node, others, scale = neumann_end(self.shape[0], face.side, self.h[0])
+                self.neumann.append((node, others, scale, float(value[0])))
         self.unknown = np.flatnonzero(self.inside & ~self.boundary)
 
     def _on_face(self, problem, face) -> np.ndarray:
@@ -82,10 +79,9 @@ class Grid:
         E[self.unknown, np.arange(m)] = 1.0
         c = np.where(np.isfinite(self.dirichlet), self.dirichlet, 0.0)
         column = {j: k for k, j in enumerate(self.unknown)}
-        for node, row, scale, g in self.neumann:
-            for j in np.flatnonzero(row):
-                if j != node:
-                    E[node, column[j]] = -row[j] / row[node]
+        for node, others, scale, g in self.neumann:
+            for j, coefficient in others.items():
+                E[node, column[j]] = coefficient
             c[node] = scale * g
         return sp.csr_matrix(E), c
 
