@@ -24,7 +24,7 @@ import torch
 
 from .blocks import last_layer_rate, last_layer_rate_metric, lif_states, violation
 from .engine import LIFADMM
-from .exact_block import consistent_update, lif_pieces
+from .exact_block import consistent_update
 from .linalg import weight_update, with_ones
 
 #: Samples per block of recomputed trajectories.
@@ -38,27 +38,14 @@ class ConstantCurrentADMM(LIFADMM):
     def __init__(self, x, widths, T, lif, out_dim, params, cfg):
         if len(widths) != 1 or cfg.first_layer != "exact":
             raise ValueError("the constant-current engine is for one hidden layer with the exact block")
-        if lif.reset != "subtract":
-            raise ValueError("ADMM models the reset by subtraction (reset='subtract')")
-        self.x, self.T, self.lif, self.cfg = x, T, lif, cfg
-        self.L = 1
-        self.rho, self.rho_out = cfg.rho, cfg.rho_out
-        self.gamma, self.kappa = cfg.gamma, cfg.kappa
-        self.W = [torch.cat([params["layers.0.weight"], params["layers.0.bias"][:, None]], 1).clone()]
-        self.W_out = torch.cat([params["readout.weight"], params["readout.bias"][:, None]], 1).clone()
-        self.x1 = with_ones(x)
-        self.current = self.x1 @ self.W[0].T         # z: the forward pass of the initial weights
+        super().__init__(x, widths, T, lif, out_dim, params, cfg)
+
+    def start_state(self) -> None:
+        """z from the forward pass of the initial weights, λ = 0, ā = s̄, ν = 0."""
+        self.current = self.x1 @ self.W[0].T
         self.lam = torch.zeros_like(self.current)
         self.a_bar = self.spike_rate()
         self.Nu = torch.zeros_like(self.a_bar)
-        self.Z = with_ones(self.a_bar) @ self.W_out.T
-        self.Mu = torch.zeros_like(self.Z)
-        self.iteration = 0
-        self.last_primal = self.last_dual = float("nan")
-        self.last_flips = 0
-        self.readout_ridge = cfg.ridge
-        self.pieces = lif_pieces(T, lif.beta, lif.threshold, self.margin)
-        self.metric = None
 
     # ---------------------------------------------------------------- trajectories, in blocks
     def blocks(self, current=None):

@@ -34,18 +34,8 @@ class LIFADMM:
                   for i in range(self.L)]
         self.W_out = torch.cat([params["readout.weight"], params["readout.bias"][:, None]], 1).clone()
         self.x1 = with_ones(x)
-        self.V, self.S = [], []
-        inp = self.x1
-        for l in range(self.L):
-            cur = inp @ self.W[l].T
-            v, s = lif_states(cur, lif, T)
-            self.V.append(v)
-            self.S.append(s)
-            inp = with_ones(s)
-        self.A = [s.clone() for s in self.S]
-        self.Lam = [torch.zeros_like(v) for v in self.V]
-        self.Nu = torch.zeros_like(self.A[-1][0])    # scaled dual of the last layer's rate ā = s̄
-        self.Z = with_ones(self.A[-1].mean(0)) @ self.W_out.T
+        self.start_state()
+        self.Z = self.readout_input() @ self.W_out.T
         self.Mu = torch.zeros_like(self.Z)
         self.iteration = 0
         self.last_primal = self.last_dual = float("nan")
@@ -56,6 +46,19 @@ class LIFADMM:
         self.pieces = (lif_pieces(T, lif.beta, lif.threshold, self.margin)
                        if cfg.first_layer == "exact" else None)
         self.metric = None       # PhysicsMetric: the output penalty ρ_o/2‖·‖²_H (prox PDEs)
+
+    def start_state(self) -> None:
+        """Potentials and spikes of the forward pass of the initial weights, a = s, duals 0."""
+        self.V, self.S = [], []
+        inp = self.x1
+        for l in range(self.L):
+            v, s = lif_states(inp @ self.W[l].T, self.lif, self.T)
+            self.V.append(v)
+            self.S.append(s)
+            inp = with_ones(s)
+        self.A = [s.clone() for s in self.S]
+        self.Lam = [torch.zeros_like(v) for v in self.V]
+        self.Nu = torch.zeros_like(self.A[-1][0])    # scaled dual of the last layer's rate ā = s̄
 
     # ---------------------------------------------------------------- pieces
     @property
