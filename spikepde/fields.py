@@ -34,9 +34,16 @@ class SpikingField:
         return self.net.forward(self.params, X)
 
     def fields(self, X: torch.Tensor, indices) -> dict[tuple[int, ...], torch.Tensor]:
-        if isinstance(self.estimator, SurrogateJVP):
+        if not isinstance(self.estimator, SurrogateJVP):
+            return self.estimator.fields(self, X, indices)
+        # without autograd (reports, the loss terms of the closed-form trainers) in blocks of
+        # rows: a jet holds a few [T, rows, width] arrays per multi-index (0.4 GB at once for
+        # heat1d's 2000 points at 256 × 1, T = 32); every row's jet is its own, same values
+        rows = self.net.rows_per_block(1 << 21)
+        if torch.is_grad_enabled() or X.shape[0] <= rows:
             return self.net.forward_jet(self.params, X, indices)
-        return self.estimator.fields(self, X, indices)
+        parts = [self.net.forward_jet(self.params, block, indices) for block in X.split(rows)]
+        return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
 
 
 @dataclass
@@ -56,8 +63,12 @@ class TrainedField:
     device: str = "cpu"
     transform: Any = None          # hard constraint u = offset + factor · N (CompiledTransform)
 
-    def predict(self, points, batch: int = 8192) -> np.ndarray:
-        """u at ``points`` (``[N, d]``) as a float64 numpy array."""
+    def predict(self, points, batch: int | None = None) -> np.ndarray:
+        """u at ``points`` (``[N, d]``) as a float64 numpy array, ``batch`` rows at a time
+        (default: 8192, or the spiking network's ``rows_per_block()``: ``[T, rows, width]``
+        buffers of about 64 MB)."""
+        if batch is None:
+            batch = self.net.rows_per_block() if self.kind == "spiking" else 8192
         X = torch.as_tensor(np.asarray(points, dtype=np.float64), dtype=self.dtype, device=self.device)
         if X.dim() == 1:
             X = X[:, None]

@@ -299,7 +299,9 @@ class SpikingMLP:
                 from .fast_forward import compiled_forward
                 return compiled_forward(self)(params, X)
             with self.workspace.claimed() as ws:
-                return self.readout(params, self._rates_inplace(params, X, ws))
+                # blocks of rows_per_block() rows: the [T, rows, width] buffers stay ~64 MB
+                return torch.cat([self.readout(params, self._rates_inplace(params, block, ws))
+                                  for block in X.split(self.rows_per_block())])
         return self.readout(params, self.features(params, X, differentiable))
 
     __call__ = forward
@@ -353,11 +355,22 @@ class SpikingMLP:
         hi = torch.as_tensor(self.upper, dtype=X.dtype, device=X.device)
         return 2 / (hi - lo)
 
+    def rows_per_block(self, elements: int = 1 << 24) -> int:
+        """Rows of a non-differentiable pass whose ``[T, rows, width]`` buffers hold about
+        ``elements`` entries (64 MB in float32): evaluation grids go through in such blocks."""
+        return max(64, elements // (self.T * max(self.widths)))
+
     def forward_stats(self, params, X) -> tuple[torch.Tensor, SpikeStats]:
-        """Output and spike statistics of one (non-differentiable) forward pass."""
-        counts: list[float] = []
+        """Output and spike statistics of one (non-differentiable) forward pass, in blocks of
+        :meth:`rows_per_block` rows."""
+        counts = [0.0] * len(self.widths)
+        outputs = []
         with torch.no_grad(), self.workspace.claimed() as ws:
-            u = self.readout(params, self._rates_inplace(params, X, ws, counts))
+            for block in X.split(self.rows_per_block()):
+                block_counts: list[float] = []
+                outputs.append(self.readout(params, self._rates_inplace(params, block, ws, block_counts)))
+                counts = [a + b for a, b in zip(counts, block_counts)]
+        u = torch.cat(outputs)
         fan_out = list(self.widths[1:]) + [self.out_dim]
         stats = SpikeStats(spikes=counts, neurons=list(self.widths),
                            samples=X.shape[0], T=self.T, fan_out=fan_out, in_dim=self.in_dim)

@@ -175,23 +175,29 @@ class PDEReadout:
         """
         if self.form != "weak" or not self.conditions_are_values():
             raise ValueError("value rows need the weak form and value-only conditions")
-        Rw = 0
-        for cf, orders in self.terms:
-            Rw = Rw + cf * self.tests.rows(orders)
-        Rw = torch.linalg.solve_triangular(self.chol, Rw, upper=False)
-        yw = torch.linalg.solve_triangular(self.chol, self.rhs[:, None], upper=False)[:, 0]
-        scale = self.cfg_weight() / math.sqrt(self.volume)
-        blocks_R, blocks_y = [Rw * scale], [yw * scale]
         c = self.compiled
+        scale = self.cfg_weight() / math.sqrt(self.volume)
+        yw = torch.linalg.solve_triangular(self.chol, self.rhs[:, None], upper=False)[:, 0]
+        blocks_R, blocks_y = [], [yw * scale]
         for cond, Xc in zip(c.conditions, self.objective.points.conditions):
             fields = self._zero_fields(Xc, cond.derivatives)
             w = math.sqrt(float(cond.weight) / max(1, cond.residual(Xc, fields).shape[0]))
             J, offset = condition_linear_map(cond, Xc, fields)
             blocks_R.append(w * J[self.zero].to(torch.float64))      # [residuals, points]
             blocks_y.append(-w * offset.to(torch.float64))
-        n = [b.shape[1] for b in blocks_R]
-        R = torch.zeros(sum(b.shape[0] for b in blocks_R), sum(n), dtype=torch.float64)
-        r0 = c0 = 0
+        n_w, n_q = yw.numel(), self.Xq.shape[0]
+        R = torch.zeros(n_w + sum(b.shape[0] for b in blocks_R), n_q + sum(b.shape[1] for b in blocks_R),
+                        dtype=torch.float64)
+        # the weak block built in place (R is the largest array of the run: 2-D defaults 1600 ×
+        # 7396): one Kronecker product alive at a time, whitened by column blocks
+        weak = R[:n_w, :n_q]
+        for cf, orders in self.terms:
+            weak.add_(self.tests.rows(orders), alpha=cf)
+        for j in range(0, n_q, 1024):
+            cols = slice(j, j + 1024)
+            weak[:, cols] = torch.linalg.solve_triangular(self.chol, weak[:, cols], upper=False)
+        weak.mul_(scale)
+        r0, c0 = n_w, n_q
         for b in blocks_R:
             R[r0:r0 + b.shape[0], c0:c0 + b.shape[1]] = b
             r0, c0 = r0 + b.shape[0], c0 + b.shape[1]
