@@ -21,7 +21,9 @@ Rooms, in the order of one iteration (:func:`admm_iteration`):
   readout, the duals and the penalty continuation;
 * :mod:`.constant_current` — :class:`ConstantCurrentADMM`, the same sweep for one hidden layer
   on constant inputs with its state per sample (z, λ, ā ``[B, n]``; trajectories recomputed in
-  blocks), used by the trainer wherever it applies;
+  blocks), used by the trainer and the classifier wherever it applies; with
+  ``hidden_step="relaxed"`` its current step reads the rate staircase's linear interpolation
+  h̃ (:func:`relaxed_rate_nodes`), so that the readout's pull moves the hidden layer;
 * :mod:`.classifier` — :func:`train_classifier` (one-hot targets, ℓ(z) = ½‖z − Y‖²);
 * :mod:`.pde_rows` and :mod:`.prox` — the physics-informed readout rows and the output step
   ``ℓ(z) = ½‖R z − y‖²`` in the metric H = RᵀR + δI;
@@ -32,11 +34,12 @@ Evaluation always runs the true LIF forward pass of the learned weights.
 from .blocks import (boundary, last_layer_update, last_layer_update_metric, lif_states,
                      output_update, potential_objective, potential_update, relaxed_spike_update,
                      spike_costs, spike_update, violation)
-from .classifier import supervised_output_step, train_classifier
+from .classifier import CLASSIFIER_ADMM, supervised_output_step, train_classifier
 from .config import ADMMConfig
 from .constant_current import ConstantCurrentADMM
 from .engine import LIFADMM, admm_iteration
-from .exact_block import consistent_update, lif_pieces
+from .exact_block import (consistent_update, lif_pieces, relaxed_current_update, relaxed_rate,
+                          relaxed_rate_nodes)
 from .linalg import (cholesky, readout_least_squares, ridge_solve, rms, shift, thomas,
                      user_facing_errors, weight_update, with_ones)
 from .pde_rows import (PDEReadout, condition_linear_map, linearise, memory_estimate,
@@ -45,9 +48,10 @@ from .prox import PhysicsMetric, QuadraticProx
 from .trainer import ADMMTrainer
 
 __all__ = [
-    "ADMMConfig", "ADMMTrainer", "ConstantCurrentADMM", "LIFADMM", "PDEReadout", "PhysicsMetric", "QuadraticProx",
+    "ADMMConfig", "CLASSIFIER_ADMM", "ADMMTrainer", "ConstantCurrentADMM", "LIFADMM", "PDEReadout", "PhysicsMetric", "QuadraticProx",
     "admm_iteration", "boundary", "cholesky", "condition_linear_map", "consistent_update",
     "last_layer_update", "last_layer_update_metric", "lif_pieces", "lif_states", "linearise",
+    "relaxed_current_update", "relaxed_rate", "relaxed_rate_nodes",
     "memory_estimate", "memory_limit_bytes", "output_update", "potential_objective",
     "potential_update", "readout_least_squares", "relaxed_spike_update", "ridge_solve", "rms",
     "shift", "spike_costs", "spike_update", "supervised_output_step", "thomas", "train_classifier",

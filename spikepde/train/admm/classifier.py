@@ -11,9 +11,19 @@ from ...snn.lif import LIFConfig
 from ...snn.network import SpikingMLP
 from .blocks import output_update
 from .config import ADMMConfig
+from .constant_current import engine_class
 from .engine import LIFADMM, admm_iteration
 from ..classifier_training import ClassifierConfig, TrainOutput
-from .linalg import user_facing_errors
+from .linalg import user_facing_errors, weight_update, with_ones
+
+
+#: ADMM's settings for classification (``train_classifier(admm=None)``): the rate-relaxed hidden
+#: step with fixed penalties, a loose dynamics constraint (ρ = 0.01) and a strong output one
+#: (ρ_o = 10), so that the readout's pull moves the currents. Digits, T = 8, test accuracy over
+#: seeds 0-2 (benchmarks/admm_frozen.py): 32 hidden, 60 iterations: 89.3 % mean, where the
+#: exact staircase step gives 81.8 % and the frozen hidden layer 82.4 %; 256 hidden: 96.2 %
+#: (exact 95.6 %, frozen 96.4 % — 256 random features already fit 99.5 % of the training set).
+CLASSIFIER_ADMM = dict(hidden_step="relaxed", rho=0.01, rho_out=10.0, penalty_growth=1.0)
 
 
 def supervised_output_step(Y):
@@ -36,12 +46,16 @@ def train_classifier(X_train, y_train, X_val, y_val, *, hidden: int | tuple = 25
         y_train, y_val: integer labels.
         hidden: width (or widths) of the hidden LIF layer(s).
         T: time steps; iterations: ADMM iterations.
+        admm: the ADMM settings (default: :data:`CLASSIFIER_ADMM` for one hidden layer, the
+            :class:`ADMMConfig` defaults for more).
         X_test, y_test: optional, for the convergence curve only (not used in any choice).
     Returns:
         ``(predict_fn, history, extra_metrics)``: ``predict_fn(X) -> scores [N, C]`` (a float64
         tensor; true LIF
         forward pass of the learned weights, rate readout); ``history`` holds the convergence
-        curves; the readout weights of the iteration with the best validation accuracy are kept.
+        curves; the weights of the iteration with the best validation accuracy are kept. With
+        the relaxed hidden step or a frozen hidden layer (``admm.hidden_updates=False``) an
+        iterate's readout is the least squares on the true network's rates.
     """
     dtype = torch.float64
     widths = (hidden,) if isinstance(hidden, int) else tuple(hidden)
@@ -55,8 +69,8 @@ def train_classifier(X_train, y_train, X_val, y_val, *, hidden: int | tuple = 25
     net = SpikingMLP(Xtr.shape[1], widths, out_dim=C, T=T, lif=lif)
     gen = torch.Generator().manual_seed(seed)
     params = net.init_params(gen, dtype=dtype)
-    cfg = admm or ADMMConfig()
-    engine = LIFADMM(Xtr, widths, T, lif, C, params, cfg)
+    cfg = admm or ADMMConfig(**(CLASSIFIER_ADMM if len(widths) == 1 else {}))
+    engine = engine_class(widths, cfg)(Xtr, widths, T, lif, C, params, cfg)
     engine.readout_least_squares()   # start from the best readout of the initial features
 
     def predict(p, X):
@@ -71,11 +85,27 @@ def train_classifier(X_train, y_train, X_val, y_val, *, hidden: int | tuple = 25
                                "objective", "train_metric", "test_metric", "val_metric", "spike_flips",
                                "rho", "time")}
     step = supervised_output_step(Y)
-    best = (-1.0, engine.params(C), 0)
+
+    def iterate_params():
+        p = engine.params(C)
+        if cfg.hidden_step == "relaxed" or not cfg.hidden_updates:
+            # the readout by least squares on the TRUE network's rates: the relaxed engine's own
+            # readout reads h̃(z), which the spikes of W x̂ only approximate
+            rates = net.features(p, Xtr, differentiable=False)
+            w = weight_update(Y[None], with_ones(rates), cfg.ridge)
+            p["readout.weight"], p["readout.bias"] = w[:, :-1].clone(), w[:, -1].clone()
+        return p
+
+    best = (-1.0, iterate_params(), 0)
     t0 = time.perf_counter()
     for k in range(1, iterations + 1):
-        primal, dual = admm_iteration(engine, step)
-        p = engine.params(C)
+        if cfg.hidden_updates:
+            primal, dual = admm_iteration(engine, step)
+        else:       # frozen hidden layer: the readout of the initial features, every iteration alike
+            engine.iteration += 1
+            primal, dual = engine.residual_summary()["primal"], 0.0
+            engine.last_primal_relative, engine.last_flips, engine.rho_used = float("nan"), 0, engine.rho
+        p = iterate_params()
         train_acc, val_acc = accuracy(p, Xtr, ytr.numpy()), accuracy(p, Xva, yva)
         scores = predict(p, Xtr)
         history["iteration"].append(k)

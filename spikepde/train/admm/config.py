@@ -18,6 +18,7 @@ class ADMMConfig:
     duals: str = "all"          # "all": λ on (D) and μ on (O); "output": μ only (Taylor)
     balance: bool = False       # residual balancing of ρ, ρ_o
     first_layer: str = "exact"  # "exact": joint (v, s) block of the constant-current layer; "split"
+    hidden_step: str = "exact"  # one constant-current layer: "exact" (the rate staircase) | "relaxed" (its linear interpolation)
     active_set_iters: int = 8   # semismooth-Newton passes of the v-step (split layers)
     pde_form: str = "auto"      # "weak" | "strong" | "auto"
     linearisation: str = "auto"  # "picard" | "newton" | "auto"

@@ -10,11 +10,11 @@ depth 1) and the exact first-layer block (``first_layer="exact"``), the ``[T, B,
 * the relaxed spikes are ``a[t] = s[t] + (ā − s̄)``: the rate ā says it all.
 
 :class:`ConstantCurrentADMM` keeps z, λ and ā (``[B, n]`` each) and recomputes trajectories in
-blocks of :data:`CHUNK` samples where a sum over them is needed (rates, spike flips, residual
+blocks of :func:`block_rows` samples where a sum over them is needed (rates, spike flips, residual
 norms, the dual residual). Every update is the same closed form as the general engine's; the
 differences are float rounding: the general engine's dynamics residual is the rounding of the
 recurrence (~1e-7 RMS in float32), here it is exactly ``z − Wx̂``. Memory: about 8 ``[B, n]``
-arrays and 4 ``[T, CHUNK, n]`` blocks instead of ~13 ``[T, B, n]`` arrays.
+arrays and 4 ``[T, rows, n]`` blocks instead of ~13 ``[T, B, n]`` arrays.
 """
 from __future__ import annotations
 
@@ -24,11 +24,21 @@ import torch
 
 from .blocks import last_layer_rate, last_layer_rate_metric, lif_states, violation
 from .engine import LIFADMM
-from .exact_block import consistent_update
+from .exact_block import (consistent_update, lif_pieces, relaxed_current_update, relaxed_rate,
+                          relaxed_rate_nodes)
 from .linalg import weight_update, with_ones
 
-#: Samples per block of recomputed trajectories.
-CHUNK = 512
+#: Entries of one ``[T, rows, n]`` block of recomputed trajectories (8 MB in float32).
+BLOCK_ELEMENTS = 1 << 21
+
+
+def block_rows(T: int, n: int) -> int:
+    """Samples per block of recomputed trajectories: ``[T, rows, n]`` holds about
+    :data:`BLOCK_ELEMENTS` entries. Why so small: a block allocated and freed many times per
+    iteration above glibc's largest mmap threshold (32 MB) is mapped and unmapped every time —
+    poisson1d (T = 64, 256 LIF) with 512-sample blocks (34 MB) spent 78 s of its 65 s wall time
+    in the kernel; 128-sample blocks (8 MB) take it to 33 s, with 7 s in the kernel."""
+    return max(16, BLOCK_ELEMENTS // max(1, T * n))
 
 
 class ConstantCurrentADMM(LIFADMM):
@@ -38,22 +48,38 @@ class ConstantCurrentADMM(LIFADMM):
     def __init__(self, x, widths, T, lif, out_dim, params, cfg):
         if len(widths) != 1 or cfg.first_layer != "exact":
             raise ValueError("the constant-current engine is for one hidden layer with the exact block")
+        if cfg.hidden_step not in ("exact", "relaxed"):
+            raise ValueError(f"hidden_step must be 'exact' or 'relaxed', not {cfg.hidden_step!r}")
+        # the relaxation's nodes come from the margin-free staircase: h̃ models the true rate
+        self.rate_nodes = (relaxed_rate_nodes(lif_pieces(T, lif.beta, lif.threshold))
+                           if cfg.hidden_step == "relaxed" else None)
         super().__init__(x, widths, T, lif, out_dim, params, cfg)
 
     def start_state(self) -> None:
-        """z from the forward pass of the initial weights, λ = 0, ā = s̄, ν = 0."""
+        """z from the forward pass of the initial weights, λ = 0, ā = its rate, ν = 0."""
         self.current = self.x1 @ self.W[0].T
         self.lam = torch.zeros_like(self.current)
-        self.a_bar = self.spike_rate()
+        self.a_bar = self.modelled_rate()
         self.Nu = torch.zeros_like(self.a_bar)
+
+    def modelled_rate(self) -> torch.Tensor:
+        """The rate that the relaxation ā = rate(z) ties ā to: the spike rate s̄ of z's trajectory
+        (``hidden_step="exact"``), or h̃(z), the staircase's linear interpolation
+        (``"relaxed"``, :func:`~spikepde.train.admm.exact_block.relaxed_rate_nodes`): on the
+        staircase the current moves only when the readout's pull on the rate exceeds about half
+        a level, 1/(2T); on h̃ every pull moves it, and the true LIF pass projects back to spikes."""
+        if self.rate_nodes is None:
+            return self.spike_rate()
+        return relaxed_rate(self.current, self.rate_nodes)
 
     # ---------------------------------------------------------------- trajectories, in blocks
     def blocks(self, current=None):
         """``(rows, v, s)`` for consecutive blocks of samples of the trajectories of ``current``
         (default: the layer's)."""
         current = self.current if current is None else current
-        for start in range(0, current.shape[0], CHUNK):
-            rows = slice(start, start + CHUNK)
+        step = block_rows(self.T, current.shape[1])
+        for start in range(0, current.shape[0], step):
+            rows = slice(start, start + step)
             v, s = lif_states(current[rows], self.lif, self.T)
             yield rows, v, s
 
@@ -103,10 +129,14 @@ class ConstantCurrentADMM(LIFADMM):
         self.W[0] = weight_update(self.current + self.lam, self.x1, self.ridge(self.rho, self.cfg.rho),
                                   steps=self.T)
         old = self.current
-        self.current = consistent_update(self.drive(0) - self.lam, self.a_bar + self.Nu, self.pieces,
-                                         self.rho, self.kappa, rate=True)
+        if self.rate_nodes is None:
+            self.current = consistent_update(self.drive(0) - self.lam, self.a_bar + self.Nu, self.pieces,
+                                             self.rho, self.kappa, rate=True)
+        else:
+            self.current = relaxed_current_update(self.drive(0) - self.lam, self.a_bar + self.Nu,
+                                                  self.rate_nodes, self.rho, self.kappa)
         self.last_flips = self._flips(old)
-        s_bar = self.spike_rate()
+        s_bar = self.modelled_rate()
         if self.metric is not None:
             self.a_bar = last_layer_rate_metric(self.W_out, self.Z + self.Mu, s_bar, self.T,
                                                 self.rho_out, self.kappa, self.metric, self.Nu)
@@ -125,7 +155,7 @@ class ConstantCurrentADMM(LIFADMM):
             self.lam = self.lam + (self.current - self.drive(0))
         self.Mu = self.Mu + (self.Z - self.readout_input() @ self.W_out.T)
         if self.cfg.rate_dual:
-            self.Nu = self.Nu + (self.a_bar - self.spike_rate())
+            self.Nu = self.Nu + (self.a_bar - self.modelled_rate())
 
     def rescale_dynamics_duals(self, factor: float) -> None:
         self.lam = self.lam / factor
@@ -135,7 +165,7 @@ class ConstantCurrentADMM(LIFADMM):
         """The general engine's residuals (same definitions), summed block by block."""
         th, m, T = self.lif.threshold, self.margin, self.T
         drive = self.drive(0)
-        offset = self.a_bar - self.spike_rate()
+        offset = self.a_bar - self.modelled_rate()
         sq = {"dynamics": T * float((self.current - drive).square().sum()), "heaviside": 0.0,
               "relaxation": T * float(offset.square().sum())}
         lhs = T * float(self.current.square().sum())
@@ -172,3 +202,9 @@ class ConstantCurrentADMM(LIFADMM):
     def state(self) -> dict:
         return {k: getattr(self, k) for k in ("W", "W_out", "current", "lam", "a_bar", "Nu", "Z", "Mu",
                                                "iteration", "rho", "rho_out", "gamma", "kappa")}
+
+
+def engine_class(widths, cfg) -> type[LIFADMM]:
+    """One hidden layer with the exact block keeps its state per sample
+    (:class:`ConstantCurrentADMM`, T times less memory); otherwise the general engine."""
+    return ConstantCurrentADMM if len(widths) == 1 and cfg.first_layer == "exact" else LIFADMM

@@ -43,6 +43,9 @@ class LIFADMM:
         self.readout_ridge = cfg.ridge      # ε of the readout least squares (at the initial ρ_o)
         if cfg.first_layer not in ("exact", "split"):
             raise ValueError(f"first_layer must be 'exact' or 'split', not {cfg.first_layer!r}")
+        if cfg.hidden_step != "exact" and not hasattr(self, "rate_nodes"):
+            raise ValueError(f"hidden_step={cfg.hidden_step!r} is for one hidden layer with first_layer='exact' "
+                             "(the constant-current engine); use hidden_step='exact'")
         self.pieces = (lif_pieces(T, lif.beta, lif.threshold, self.margin)
                        if cfg.first_layer == "exact" else None)
         self.metric = None       # PhysicsMetric: the output penalty ρ_o/2‖·‖²_H (prox PDEs)

@@ -134,3 +134,100 @@ def consistent_update(m: torch.Tensor, a: torch.Tensor, pieces, rho: float, kapp
         rows = torch.cat(todo)
         out[rows] = full(rows)
     return out.reshape(m.shape)
+
+
+# ---------------------------------------------------------------- the rate-relaxed current step
+def relaxed_rate_nodes(pieces, dtype=torch.float64) -> tuple[torch.Tensor, torch.Tensor]:
+    """Nodes ``(z, r)`` of h̃, the piecewise-linear relaxation of the rate staircase h(z).
+
+    The rate of a LIF neuron on a constant current steps up at some of the breakpoints of
+    :func:`lif_pieces` (at most breakpoints only the spike times move: T = 64 has 1598 pieces
+    but 65 rates). h̃ passes through the middle of every step of the rate (at its breakpoint,
+    the mean of the two rates) and is linear between them; one more node half a step's spacing
+    beyond each end reaches the rates 0 and 1, constant outside. So ``|h̃ − h|`` is at most half
+    the step of h at every z, h̃ is continuous and increasing where h is not constant, and its
+    slope is what lets a small pull on the rate move the current (the staircase is flat almost
+    everywhere)."""
+    lo, _, P = pieces
+    rates = P.to(torch.float64).mean(1)
+    if bool((rates[1:] < rates[:-1]).any()):
+        raise ValueError("the LIF rate must not fall as the current grows")
+    steps = (rates[1:] > rates[:-1]).nonzero()[:, 0]       # piece p → p + 1 raises the rate
+    if steps.numel() < 2:
+        raise ValueError("the relaxed rate needs at least two steps of the rate (T >= 2)")
+    b = lo[1:].to(torch.float64)[steps]
+    mid = (rates[steps] + rates[steps + 1]) / 2
+    z = torch.cat([b[:1] - (b[1] - b[0]) / 2, b, b[-1:] + (b[-1] - b[-2]) / 2])
+    r = torch.cat([rates[:1], mid, rates[-1:]])
+    return z.to(dtype), r.to(dtype)
+
+
+def relaxed_rate(current: torch.Tensor, nodes) -> torch.Tensor:
+    """h̃(current), elementwise (:func:`relaxed_rate_nodes`)."""
+    zn, rn = (x.to(torch.float64) for x in nodes)
+    z = current.to(torch.float64)
+    k = torch.searchsorted(zn, z.contiguous()).clamp(1, zn.numel() - 1)
+    z0, z1 = zn[k - 1], zn[k]
+    w = ((z - z0) / (z1 - z0)).clamp(0, 1)
+    return (rn[k - 1] + w * (rn[k] - rn[k - 1])).to(current.dtype)
+
+
+def _relaxed_segments(zn, rn):
+    """Segments of h̃ as ``(start, end, slope, intercept)``: h̃ = intercept + slope·z on each."""
+    inf = torch.full((1,), math.inf, dtype=zn.dtype)
+    zero = torch.zeros(1, dtype=zn.dtype)
+    slope = (rn[1:] - rn[:-1]) / (zn[1:] - zn[:-1])
+    start = torch.cat([-inf, zn])
+    end = torch.cat([zn, inf])
+    g = torch.cat([zero, slope, zero])
+    c = torch.cat([rn[:1], rn[:-1] - slope * zn[:-1], rn[-1:]])
+    return start, end, g, c
+
+
+def relaxed_current_update(m: torch.Tensor, target: torch.Tensor, nodes, rho: float, kappa: float,
+                           window: int = 8, chunk_elements: int = 1 << 19) -> torch.Tensor:
+    """The current z ``[B, n]`` minimising ``ρT/2 (z − m)² + κT/2 (t − h̃(z))²`` exactly.
+
+    The rate-relaxed form of :func:`consistent_update` (``rate=True``): the staircase h replaced
+    by h̃ (:func:`relaxed_rate_nodes`). On each linear segment the cost is a quadratic in z,
+    minimised in closed form and clipped to the segment; the cheapest segment wins. Only
+    segments between m and a z with h̃(z) = t can hold the minimiser (outside, both terms grow
+    away from it), so the ``window`` segments from the lower end are evaluated first and the
+    entries whose interval spans more are evaluated over every segment.
+    """
+    # in float64 whatever the working precision: at T = 64 neighbouring breakpoints agree to
+    # float32 rounding, and a segment's slope would divide by zero
+    zn, rn = (x.to(torch.float64) for x in nodes)
+    start, end, g, c = _relaxed_segments(zn, rn)
+    n_seg = start.numel()
+    mf, tf = m.reshape(-1).to(torch.float64), target.reshape(-1).to(torch.float64)
+    # a z with h̃(z) = t (the end nodes when t lies outside h̃'s range)
+    tc = tf.clamp(float(rn[0]), float(rn[-1]))
+    k = torch.searchsorted(rn, tc.contiguous()).clamp(1, rn.numel() - 1)
+    dr = rn[k] - rn[k - 1]
+    w = torch.where(dr > 0, (tc - rn[k - 1]) / torch.where(dr > 0, dr, torch.ones_like(dr)), torch.zeros_like(dr))
+    z_t = zn[k - 1] + w * (zn[k] - zn[k - 1])
+    first = torch.searchsorted(zn, torch.minimum(mf, z_t).contiguous())
+    last = torch.searchsorted(zn, torch.maximum(mf, z_t).contiguous())
+
+    def best(mm, tt, idx):
+        z = (rho * mm + kappa * g[idx] * (tt - c[idx])) / (rho + kappa * g[idx].square())
+        z = torch.minimum(torch.maximum(z, start[idx]), end[idx])
+        cost = rho * (z - mm).square() + kappa * (tt - c[idx] - g[idx] * z).square()
+        return torch.gather(z, 1, cost.argmin(1, keepdim=True))[:, 0]
+
+    out = torch.empty_like(mf)
+    offsets = torch.arange(window)
+    step = max(1, chunk_elements // window)
+    for i in range(0, mf.numel(), step):
+        sl = slice(i, i + step)
+        idx = (first[sl, None] + offsets).clamp(max=n_seg - 1)
+        out[sl] = best(mf[sl, None], tf[sl, None], idx)
+    wide = (last - first >= window).nonzero()[:, 0]
+    if wide.numel():
+        every = torch.arange(n_seg)
+        step = max(1, chunk_elements // n_seg)
+        for i in range(0, wide.numel(), step):
+            rows = wide[i:i + step]
+            out[rows] = best(mf[rows, None], tf[rows, None], every.expand(rows.numel(), n_seg))
+    return out.reshape(m.shape).to(m.dtype)

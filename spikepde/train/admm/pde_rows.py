@@ -51,7 +51,7 @@ def memory_estimate(*, d: int, form: str, output: str, tests_per_axis: int, quad
     v, s, a, λ and the previous v of every layer, plus the temporaries of one layer's sweep,
     ``[T, samples, width]`` in the working precision (measured ≈ 13 such arrays for one layer);
     with ``per_sample_state`` (:class:`~spikepde.train.admm.constant_current.ConstantCurrentADMM`)
-    ``[samples, width]`` arrays and ``[T, CHUNK, width]`` blocks.
+    ``[samples, width]`` arrays and ``[T, rows, width]`` blocks (:func:`~spikepde.train.admm.constant_current.block_rows`).
     ``weights``: the weights, their Gram matrices and Cholesky factors (float64).
     Measured on heat2d (defaults: 2 × 64 LIF, T = 8, 10 test functions and 26 quadrature points
     per axis): estimate 1.44 GB, peak RSS during training 1.48 GB above the imports.
@@ -68,9 +68,10 @@ def memory_estimate(*, d: int, form: str, output: str, tests_per_axis: int, quad
         else:
             parts["weak rows"] = 4.0 * n_quad * n_feat * 8 + 3.0 * n_tests * n_feat * 8 \
                 + 6.0 * T * n_quad * max(widths) * itemsize
-    if per_sample_state:    # ConstantCurrentADMM: ~10 [B, n] arrays, 6 [T, CHUNK, n] blocks
-        from .constant_current import CHUNK
-        parts["ADMM state"] = float(itemsize * max(widths) * (10 * samples + 6 * T * min(samples, CHUNK)))
+    if per_sample_state:    # ConstantCurrentADMM: ~10 [B, n] arrays, 6 [T, rows, n] blocks
+        from .constant_current import block_rows
+        rows = min(samples, block_rows(T, max(widths)))
+        parts["ADMM state"] = float(itemsize * max(widths) * (10 * samples + 6 * T * rows))
     else:
         parts["ADMM state"] = float(T * samples * itemsize * (5 * sum(widths) + 8 * max(widths)))
     fan = [(n_in + 1) * n for n_in, n in zip((d,) + tuple(widths[:-1]), widths)]

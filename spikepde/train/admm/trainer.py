@@ -12,9 +12,9 @@ from ..base import Trainer
 from ..spiking import spiking_network, trained_spiking_field
 from .classifier import supervised_output_step
 from .config import ADMMConfig
-from .constant_current import ConstantCurrentADMM
+from .constant_current import ConstantCurrentADMM, engine_class
 from .engine import LIFADMM, admm_iteration
-from .linalg import readout_least_squares, user_facing_errors, with_ones
+from .linalg import readout_least_squares, user_facing_errors, weight_update, with_ones
 from .pde_rows import PDEReadout, memory_estimate, memory_limit_bytes
 from .prox import PhysicsMetric, QuadraticProx
 
@@ -97,7 +97,7 @@ class ADMMTrainer(Trainer):
         if self.output_mode == "prox" and self.output_metric == "euclidean":
             # ρ_o relative to the curvature of ℓ (‖RᵀR‖₂; 1 for the ½‖z − Y‖² of classification)
             admm_cfg = dataclasses.replace(admm_cfg, rho_out=admm_cfg.rho_out * self.prox.curvature)
-        self.engine = _engine_class(widths, admm_cfg)(self.net.encode(X), widths, cfg.T, lif, 1, init,
+        self.engine = engine_class(widths, admm_cfg)(self.net.encode(X), widths, cfg.T, lif, 1, init,
                                                        admm_cfg)
         if self.output_mode == "prox":
             # the readout's weight decay of the physics least squares
@@ -124,7 +124,7 @@ class ADMMTrainer(Trainer):
             else:
                 self._physics_readout()       # start from the best readout of the initial features
             self._output_step = self._prox_output_step if self.output_mode == "prox" else self._pde_output_step
-        self.params = self.engine.params(1)
+        self.params = self._iterate_params()
         gen = torch.Generator().manual_seed(int(cfg.seed) + 1)
         self.X_test = compiled.sample_interior(2000, gen)
         self.u_test = compiled.exact(self.X_test) if compiled.has_exact else None
@@ -153,7 +153,7 @@ class ADMMTrainer(Trainer):
         parts = memory_estimate(d=d, form=form, output=self.output_mode, tests_per_axis=K, quad_per_axis=Mq,
                                 samples=samples, condition_rows=cond_rows, condition_points=cond_points,
                                 widths=widths, T=self.cfg.T, itemsize=itemsize,
-                                per_sample_state=_engine_class(widths, self.admm_cfg) is ConstantCurrentADMM)
+                                per_sample_state=engine_class(widths, self.admm_cfg) is ConstantCurrentADMM)
         self.memory_estimate = parts
         total, limit = sum(parts.values()), memory_limit_bytes(self.admm_cfg)
         if total <= limit:
@@ -185,13 +185,32 @@ class ADMMTrainer(Trainer):
         return ("prox" if applies else "pinned") if mode == "auto" else mode
 
     # ------------------------------------------------------------ PDE output steps
-    def _physics_readout(self) -> None:
-        """W_o from the physics least squares on the TRUE features; z ← u_k on the points."""
-        params = self.engine.params(1)
+    def _true_feature_readout(self, params) -> torch.Tensor:
+        """``[w; b]`` of the readout by least squares on the TRUE network's features: the physics
+        rows (PDEs) or the data (regression)."""
+        if self.regression:
+            with torch.no_grad():
+                feats = self.net.features(params, self.X, differentiable=False)
+            return weight_update(self.Y[None], with_ones(feats), self.admm_cfg.ridge)[0]
         A, y = self.readout.rows(self.net, params, params)
         w = readout_least_squares(A, y, self.admm_cfg.readout_ridge)
-        self.engine.W_out = w[None].to(self.engine.W_out.dtype)
         self.rows_loss = float((A @ w - y).square().sum())
+        return w
+
+    def _iterate_params(self) -> dict:
+        """The network of the current iterate. With the relaxed hidden step its readout is refitted
+        on the true rates (the engine's readout reads h̃(z), which the spikes of W x̂ only
+        approximate: poisson1d, 256 x 1, T = 64: …)."""
+        params = self.engine.params(1)
+        if self.admm_cfg.hidden_step == "relaxed":
+            w = self._true_feature_readout(params).to(params["readout.weight"].dtype)
+            params["readout.weight"], params["readout.bias"] = w[None, :-1].clone(), w[-1:].clone()
+        return params
+
+    def _physics_readout(self) -> None:
+        """W_o from the physics least squares on the TRUE features; z ← u_k on the points."""
+        w = self._true_feature_readout(self.engine.params(1))
+        self.engine.W_out = w[None].to(self.engine.W_out.dtype)
         with torch.no_grad():
             feats = self.net.features(self.engine.params(1), self.X, differentiable=False)
         self.engine.Z = with_ones(feats) @ self.engine.W_out.T
@@ -245,7 +264,7 @@ class ADMMTrainer(Trainer):
             primal, dual = summary["primal"], 0.0
             self.engine.last_primal_relative, self.engine.last_parts = summary["relative"], summary["parts"]
             self.engine.rho_used = self.engine.rho
-        self.params = self.engine.params(1)
+        self.params = self._iterate_params()
         self.train_loss = self._train_loss(self.params)
         if self.train_loss < self.best[0]:
             self.best = (self.train_loss, self.engine.iteration, {k: v.clone() for k, v in self.params.items()})
@@ -297,7 +316,7 @@ class ADMMTrainer(Trainer):
         self.convergence = state["convergence"]
         self.block_diagnostics = state["diagnostics"]
         self.best = state["best"]
-        self.params = self.engine.params(1)
+        self.params = self._iterate_params()
         self.train_loss = self._train_loss(self.params)
 
     def diagnostics(self) -> dict:
@@ -318,8 +337,3 @@ class ADMMTrainer(Trainer):
                        admm_readout_loss=self.rows_loss)
         return out
 
-
-def _engine_class(widths, admm_cfg):
-    """One hidden layer with the exact block keeps its state per sample
-    (:class:`ConstantCurrentADMM`, T times less memory); otherwise the general engine."""
-    return ConstantCurrentADMM if len(widths) == 1 and admm_cfg.first_layer == "exact" else LIFADMM
