@@ -38,8 +38,9 @@ class SpikingField:
             return self.estimator.fields(self, X, indices)
         # without autograd (reports, the loss terms of the closed-form trainers) in blocks of
         # rows: a jet holds a few [T, rows, width] arrays per multi-index (0.4 GB at once for
-        # heat1d's 2000 points at 256 × 1, T = 32); every row's jet is its own, same values
-        rows = self.net.rows_per_block(1 << 21)
+        # heat1d's 2000 points at 256 × 1, T = 32; blocks of [T, rows, width] ≈ 4 MB here); every
+        # row's jet is its own, same values
+        rows = self.net.rows_per_block(1 << 20)
         if torch.is_grad_enabled() or X.shape[0] <= rows:
             return self.net.forward_jet(self.params, X, indices)
         parts = [self.net.forward_jet(self.params, block, indices) for block in X.split(rows)]

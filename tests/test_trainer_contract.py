@@ -141,7 +141,7 @@ def test_admm_brings_its_own_network_and_show_lists_every_methods_defaults(capsy
     one_d = SolveConfig(method="admm").resolved(load_problem("poisson1d"))
     three_d = SolveConfig(method="admm").resolved(load_problem("heat2d"))
     assert (one_d.width, one_d.depth, one_d.T) == (256, 1, 64)
-    assert (three_d.width, three_d.depth, three_d.T) == (64, 2, 8)     # the shared network
+    assert (three_d.width, three_d.depth, three_d.T) == (256, 1, 16)
     assert main(["show", "poisson1d", "--methods"]) == 0
     out = capsys.readouterr().out
     assert "Default settings by method (--method auto picks lsq)" in out

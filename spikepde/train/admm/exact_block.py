@@ -63,7 +63,7 @@ def lif_pieces(T: int, beta: float, theta: float, margin: float = 0.0, dtype=tor
 
 
 def consistent_update(m: torch.Tensor, a: torch.Tensor, pieces, rho: float, kappa: float,
-                      rate: bool = False, window: int = 8, chunk_elements: int = 1 << 21) -> torch.Tensor:
+                      rate: bool = False, window: int = 8, chunk_elements: int = 1 << 19) -> torch.Tensor:
     """The exact joint (v, s) block of a constant-current layer: the current z ``[B, n]``.
 
     Over the LIF-consistent trajectories (v, s) = LIF(z) — (H) exact, (D) up to the constant

@@ -47,14 +47,12 @@ class ADMMTrainer(Trainer):
     @classmethod
     def defaults(cls, cfg, problem) -> dict:
         # ADMM learns the readout of the spiking features (docs/methods/admm.md): one wide layer
-        # with many time steps beats the shared 64 x 2, T = 8 (20 iterations; peak RSS of the
-        # whole process, with the per-sample state of ConstantCurrentADMM): poisson1d 0.135 ->
-        # 256 x 1, T = 64: 5.65e-3 (0.96 GiB); heat1d 0.199 -> T = 32: 3.39e-2 (1.36 GiB).
-        # Three inputs keep the shared network (heat2d's 26³ quadrature grid)
+        # with many time steps beats the shared 64 x 2, T = 8 (20 iterations): poisson1d 0.135 ->
+        # 256 x 1, T = 64: 5.65e-3; heat1d 0.199 -> T = 32: 3.39e-2; heat2d (three inputs, 26³
+        # quadrature points) 0.312 -> T = 16: 0.130 (T = 8: 0.166), where the two-layer
+        # general engine held [T, B, n] arrays (2.0 GB peak against 1.2 GB without plots)
         out = super().defaults(cfg, problem)
-        if problem.dim > 2:
-            return out
-        return {**out, "width": 256, "depth": 1, "T": 64 if problem.dim == 1 else 32}
+        return {**out, "width": 256, "depth": 1, "T": {1: 64, 2: 32}.get(problem.dim, 16)}
 
     @classmethod
     def check(cls, cfg) -> None:
