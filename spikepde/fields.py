@@ -66,10 +66,11 @@ class TrainedField:
 
     def predict(self, points, batch: int | None = None) -> np.ndarray:
         """u at ``points`` (``[N, d]``) as a float64 numpy array, ``batch`` rows at a time
-        (default: 8192, or the spiking network's ``rows_per_block()``: ``[T, rows, width]``
-        buffers of about 64 MB)."""
+        (default: the network's ``rows_per_block()`` where it has one — the spiking MLP's
+        ``[T, rows, width]`` buffers of about 64 MB —, else 8192)."""
         if batch is None:
-            batch = self.net.rows_per_block() if self.kind == "spiking" else 8192
+            per_block = getattr(self.net, "rows_per_block", None)     # the spiking MLP's
+            batch = per_block() if per_block is not None else 8192
         X = torch.as_tensor(np.asarray(points, dtype=np.float64), dtype=self.dtype, device=self.device)
         if X.dim() == 1:
             X = X[:, None]
