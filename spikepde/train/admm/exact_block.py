@@ -195,8 +195,8 @@ def relaxed_current_update(m: torch.Tensor, target: torch.Tensor, nodes, rho: fl
     away from it), so the ``window`` segments from the lower end are evaluated first and the
     entries whose interval spans more are evaluated over every segment.
     """
-    # in float64 whatever the working precision: at T = 64 neighbouring breakpoints agree to
-    # float32 rounding, and a segment's slope would divide by zero
+    # in float64 whatever the working precision, like the nodes: the costs of neighbouring
+    # segments differ by little, and the clipped minimisers sit on the nodes themselves
     zn, rn = (x.to(torch.float64) for x in nodes)
     start, end, g, c = _relaxed_segments(zn, rn)
     n_seg = start.numel()
