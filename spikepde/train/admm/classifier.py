@@ -26,6 +26,14 @@ from .linalg import user_facing_errors, weight_update, with_ones
 CLASSIFIER_ADMM = dict(hidden_step="relaxed", rho=0.01, rho_out=10.0, penalty_growth=1.0)
 
 
+def true_rate_readout(net: SpikingMLP, params, X: torch.Tensor, Y: torch.Tensor, ridge: float) -> torch.Tensor:
+    """``[W_o | b_o]`` by ridge least squares of Y ``[N, k]`` on the TRUE network's rates at X
+    (the readout of an iterate whose own readout read relaxed rates, or of a frozen layer)."""
+    with torch.no_grad():
+        rates = net.features(params, X, differentiable=False)
+    return weight_update(Y[None], with_ones(rates), ridge)
+
+
 def supervised_output_step(Y):
     def step(engine: LIFADMM):
         engine.readout_least_squares()
@@ -91,8 +99,7 @@ def train_classifier(X_train, y_train, X_val, y_val, *, hidden: int | tuple = 25
         if cfg.hidden_step == "relaxed" or not cfg.hidden_updates:
             # the readout by least squares on the TRUE network's rates: the relaxed engine's own
             # readout reads h̃(z), which the spikes of W x̂ only approximate
-            rates = net.features(p, Xtr, differentiable=False)
-            w = weight_update(Y[None], with_ones(rates), cfg.ridge)
+            w = true_rate_readout(net, p, Xtr, Y, cfg.ridge)
             p["readout.weight"], p["readout.bias"] = w[:, :-1].clone(), w[:, -1].clone()
         return p
 

@@ -189,13 +189,8 @@ class LIFADMM:
         if self.metric is None:
             self.W_out = weight_update((self.Z + self.Mu)[None], self.readout_input(), eps)
             return
-        # W_o minimising ‖z + μ − Â w‖²_H: G = ÂᵀHÂ = (RÂ)ᵀ(RÂ) + δ ÂᵀÂ, rhs = ÂᵀH(z + μ)
-        # (products with the small R first: no [N, n] temporary besides Â itself)
-        A = self.readout_input().to(torch.float64)
-        b = (self.Z + self.Mu).to(torch.float64)
-        RA, Rb, delta = self.metric.prox.R @ A, self.metric.prox.R @ b, self.metric.delta
-        G = RA.T @ RA + delta * (A.T @ A)
-        R = Rb.T @ RA + delta * (b.T @ A)
+        # W_o minimising ‖z + μ − Â w‖²_H: G = ÂᵀHÂ, rhs = (z + μ)ᵀHÂ
+        G, R = self.metric.normal_equations(self.readout_input(), self.Z + self.Mu)
         self.W_out = ridge_solve(G, R, eps, f"raise admm readout_ridge (now {self.readout_ridge:g})").to(self.W_out.dtype)
 
     def potential_snapshot(self):

@@ -60,6 +60,13 @@ class PhysicsMetric:
         x = x.to(torch.float64)
         return R.T @ (R @ x) + self.delta * x
 
+    def normal_equations(self, A: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(AᵀHA, bᵀHA)`` for A ``[N, m]`` and b ``[N, k]`` (float64), from R A and R b: no
+        ``[N, m]`` temporary besides A itself (H A would be three of them)."""
+        A, b = A.to(torch.float64), b.to(torch.float64)
+        RA, Rb = self.prox.R @ A, self.prox.R @ b
+        return RA.T @ RA + self.delta * (A.T @ A), Rb.T @ RA + self.delta * (b.T @ A)
+
     def solve(self, alpha: float, beta: float, v: torch.Tensor) -> torch.Tensor:
         """``(α RᵀR + β I)⁻¹ v`` (Woodbury with ``R Rᵀ = U Λ Uᵀ``; β > 0)."""
         R, U, ev = self.prox.R, self.prox.U, self.prox.evals

@@ -10,11 +10,11 @@ from ...errors import ConfigurationError
 from ...fields import SpikingField
 from ..base import Trainer
 from ..spiking import spiking_network, trained_spiking_field
-from .classifier import supervised_output_step
+from .classifier import supervised_output_step, true_rate_readout
 from .config import ADMMConfig
 from .constant_current import ConstantCurrentADMM, engine_class
 from .engine import LIFADMM, admm_iteration
-from .linalg import readout_least_squares, user_facing_errors, weight_update, with_ones
+from .linalg import readout_least_squares, user_facing_errors, with_ones
 from .pde_rows import PDEReadout, memory_estimate, memory_limit_bytes
 from .prox import PhysicsMetric, QuadraticProx
 
@@ -187,9 +187,7 @@ class ADMMTrainer(Trainer):
         """``[w; b]`` of the readout by least squares on the TRUE network's features: the physics
         rows (PDEs) or the data (regression)."""
         if self.regression:
-            with torch.no_grad():
-                feats = self.net.features(params, self.X, differentiable=False)
-            return weight_update(self.Y[None], with_ones(feats), self.admm_cfg.ridge)[0]
+            return true_rate_readout(self.net, params, self.X, self.Y, self.admm_cfg.ridge)[0]
         A, y = self.readout.rows(self.net, params, params)
         w = readout_least_squares(A, y, self.admm_cfg.readout_ridge)
         self.rows_loss = float((A @ w - y).square().sum())
