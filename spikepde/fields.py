@@ -34,17 +34,9 @@ class SpikingField:
         return self.net.forward(self.params, X)
 
     def fields(self, X: torch.Tensor, indices) -> dict[tuple[int, ...], torch.Tensor]:
-        if not isinstance(self.estimator, SurrogateJVP):
-            return self.estimator.fields(self, X, indices)
-        # without autograd (reports, the loss terms of the closed-form trainers) in blocks of
-        # rows: a jet holds a few [T, rows, width] arrays per multi-index (0.4 GB at once for
-        # heat1d's 2000 points at 256 × 1, T = 32; blocks of [T, rows, width] ≈ 4 MB here); every
-        # row's jet is its own, same values
-        rows = self.net.rows_per_block(1 << 20)
-        if torch.is_grad_enabled() or X.shape[0] <= rows:
+        if isinstance(self.estimator, SurrogateJVP):
             return self.net.forward_jet(self.params, X, indices)
-        parts = [self.net.forward_jet(self.params, block, indices) for block in X.split(rows)]
-        return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+        return self.estimator.fields(self, X, indices)
 
 
 @dataclass
@@ -64,13 +56,9 @@ class TrainedField:
     device: str = "cpu"
     transform: Any = None          # hard constraint u = offset + factor · N (CompiledTransform)
 
-    def predict(self, points, batch: int | None = None) -> np.ndarray:
-        """u at ``points`` (``[N, d]``) as a float64 numpy array, ``batch`` rows at a time
-        (default: the network's ``rows_per_block()`` where it has one — the spiking MLP's
-        ``[T, rows, width]`` buffers of about 64 MB —, else 8192)."""
-        if batch is None:
-            per_block = getattr(self.net, "rows_per_block", None)     # the spiking MLP's
-            batch = per_block() if per_block is not None else 8192
+    def predict(self, points, batch: int = 8192) -> np.ndarray:
+        """u at ``points`` (``[N, d]``) as a float64 numpy array (``batch`` rows per call; the
+        spiking MLP splits a call further into its own ``rows_per_block()``)."""
         X = torch.as_tensor(np.asarray(points, dtype=np.float64), dtype=self.dtype, device=self.device)
         if X.dim() == 1:
             X = X[:, None]

@@ -79,14 +79,6 @@ def memory_estimate(*, d: int, form: str, output: str, tests_per_axis: int, quad
     return parts
 
 
-def _jets_in_blocks(net: SpikingMLP, params, X: torch.Tensor, indices) -> dict:
-    """``net.forward_jet`` (no autograd) in blocks of rows: the jet of every feature holds a few
-    ``[T, rows, width]`` arrays per multi-index (1.9 GB peak on kdv's strong rows at once)."""
-    rows = net.rows_per_block(1 << 20)
-    parts = [net.forward_jet(params, block, indices) for block in X.split(rows)]
-    return {a: torch.cat([p[a] for p in parts]) for a in parts[0]}
-
-
 class PDEReadout:
     """The physics-informed least squares for the readout (docs/methods/admm.md).
 
@@ -259,9 +251,9 @@ class PDEReadout:
                 jets = {self.zero: fnet.features(fparams, X, differentiable=False)}
                 fields_k = {self.zero: net.forward(u_params, X, differentiable=False)}
             else:
-                jets = _jets_in_blocks(fnet, fparams, X, indices)
+                jets = fnet.forward_jet(fparams, X, indices)
                 jets = {a: v.reshape(v.shape[0], -1) for a, v in jets.items()}   # [N, n] also for n = 1
-                fields_k = _jets_in_blocks(net, u_params, X, indices)
+                fields_k = net.forward_jet(u_params, X, indices)
         fields_k = {a: fields_k[a] for a in jets}
         if hasattr(residual_fn, "residual"):        # a condition
             Jm, offset = condition_linear_map(residual_fn, X, fields_k)
