@@ -45,6 +45,8 @@ class ConstantCurrentADMM(LIFADMM):
     """:class:`LIFADMM` for one hidden layer with the exact block, state ``[B, n]`` (see the
     module docstring). ``V``, ``S``, ``A`` and ``Lam`` are rebuilt in full only when read."""
 
+    relaxed_step = True
+
     def __init__(self, x, widths, T, lif, out_dim, params, cfg):
         if len(widths) != 1 or cfg.first_layer != "exact":
             raise ValueError("the constant-current engine is for one hidden layer with the exact block")

@@ -23,6 +23,9 @@ class LIFADMM:
         cfg: :class:`ADMMConfig`.
     """
 
+    #: Whether the engine has the rate-relaxed hidden step (``hidden_step="relaxed"``).
+    relaxed_step = False
+
     def __init__(self, x, widths, T, lif: LIFConfig, out_dim, params, cfg: ADMMConfig):
         if lif.reset != "subtract":
             raise ValueError("ADMM models the reset by subtraction (reset='subtract')")
@@ -43,7 +46,7 @@ class LIFADMM:
         self.readout_ridge = cfg.ridge      # ε of the readout least squares (at the initial ρ_o)
         if cfg.first_layer not in ("exact", "split"):
             raise ValueError(f"first_layer must be 'exact' or 'split', not {cfg.first_layer!r}")
-        if cfg.hidden_step != "exact" and not hasattr(self, "rate_nodes"):
+        if cfg.hidden_step != "exact" and not self.relaxed_step:
             raise ValueError(f"hidden_step={cfg.hidden_step!r} is for one hidden layer with first_layer='exact' "
                              "(the constant-current engine); use hidden_step='exact'")
         self.pieces = (lif_pieces(T, lif.beta, lif.threshold, self.margin)
